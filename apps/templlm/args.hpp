@@ -1,0 +1,69 @@
+// SPDX-License-Identifier: Apache-2.0
+/// \file apps/templlm/args.hpp
+/// A small argument parser for the subcommands: --flag, --key value, --key=value.
+#pragma once
+#include <map>
+#include <optional>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace templlm::cli {
+
+class UsageError : public std::runtime_error {
+ public:
+  explicit UsageError(const std::string& what) : std::runtime_error(what) {}
+};
+
+class Args {
+ public:
+  /// argv[0] is the subcommand; `flags` take no value, `options` take one.
+  Args(int argc, char** argv, const std::set<std::string>& flags,
+       const std::set<std::string>& options) {
+    for (int i = 1; i < argc; ++i) {
+      std::string a = argv[i];
+      if (a.rfind("--", 0) != 0) {
+        positional_.push_back(a);
+        continue;
+      }
+      std::string key = a.substr(2), value;
+      const auto eq = key.find('=');
+      const bool inline_value = eq != std::string::npos;
+      if (inline_value) {
+        value = key.substr(eq + 1);
+        key = key.substr(0, eq);
+      }
+      if (flags.count(key)) {
+        if (inline_value) throw UsageError("--" + key + " takes no value");
+        values_[key] = "1";
+      } else if (options.count(key)) {
+        if (!inline_value) {
+          if (i + 1 >= argc) throw UsageError("--" + key + " needs a value");
+          value = argv[++i];
+        }
+        values_[key] = value;
+      } else {
+        throw UsageError("unknown option --" + key);
+      }
+    }
+  }
+  bool has(const std::string& k) const { return values_.count(k) != 0; }
+  std::optional<std::string> get(const std::string& k) const {
+    auto it = values_.find(k);
+    if (it == values_.end()) return std::nullopt;
+    return it->second;
+  }
+  std::string require(const std::string& k) const {
+    auto v = get(k);
+    if (!v) throw UsageError("--" + k + " is required");
+    return *v;
+  }
+  const std::vector<std::string>& positional() const { return positional_; }
+
+ private:
+  std::map<std::string, std::string> values_;
+  std::vector<std::string> positional_;
+};
+
+}  // namespace templlm::cli

@@ -1,0 +1,113 @@
+// SPDX-License-Identifier: Apache-2.0
+/// \file apps/templlm/model_cmds.cpp
+/// `templlm models`, `templlm info`, `templlm logits`.
+#include <charconv>
+#include <chrono>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <templlm/io/npy.hpp>
+#include <templlm/kernels/cpu/backend.hpp>
+#include <templlm/model/all.hpp>
+#include <templlm/runtime/registry.hpp>
+
+#include "args.hpp"
+#include "commands.hpp"
+
+namespace templlm::cli {
+namespace {
+
+/// Everything this binary can load: the real descriptions, the dense sizes and the tiny twins.
+using Compiled = decltype(concat(concat(model::AllModels{}, model::DenseModels{}), model::TinyModels{}));
+
+std::vector<int> parse_ids(const std::string& text) {
+  std::vector<int> ids;
+  std::size_t i = 0;
+  while (i <= text.size()) {
+    const std::size_t end = std::min(text.find(',', i), text.size());
+    int v = 0;
+    const auto* b = text.data() + i;
+    const auto* e = text.data() + end;
+    auto [p, ec] = std::from_chars(b, e, v);
+    if (ec != std::errc() || p != e || b == e)
+      throw UsageError("--ids: '" + std::string(b, e) + "' is not a token id (expected 1,2,3)");
+    ids.push_back(v);
+    i = end + 1;
+  }
+  return ids;
+}
+
+}  // namespace
+
+int models_main(int argc, char** argv) {
+  Args args(argc, argv, {"help"}, {});
+  if (args.has("help")) {
+    std::cout << "usage: templlm models\n\nPrints a JSON array of the compiled-in descriptions: "
+                 "name, hf_architecture, total_params, active_params, runnable.\n";
+    return 0;
+  }
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& d : runtime::describe_all(Compiled{}))
+    out.push_back({{"name", d.name},
+                   {"hf_architecture", d.hf_architecture},
+                   {"total_params", d.params.total},
+                   {"active_params", d.params.active},
+                   {"runnable", d.runnable}});
+  std::cout << out.dump(2) << "\n";
+  return 0;
+}
+
+int info_main(int argc, char** argv) {
+  Args args(argc, argv, {"help"}, {"model"});
+  if (args.has("help")) {
+    std::cout << "usage: templlm info --model DIR\n\nDetects the description matching DIR's "
+                 "config.json and prints it with parameter counts and tensor bytes by dtype.\n";
+    return 0;
+  }
+  const std::filesystem::path dir = args.require("model");
+  const auto config = io::HfConfig::load(dir);
+  nlohmann::json out;
+  runtime::with_matching_description(Compiled{}, config, dir.string(), [&]<class M>() {
+    const auto d = runtime::describe<M>();
+    out["name"] = d.name;
+    out["hf_architecture"] = d.hf_architecture;
+    out["total_params"] = d.params.total;
+    out["active_params"] = d.params.active;
+    out["runnable"] = d.runnable;
+  });
+  const auto store = io::WeightStore::open(dir);
+  std::uint64_t total = 0;
+  for (const auto& [dtype, bytes] : store.bytes_by_dtype()) {
+    out["bytes_by_dtype"][std::string(dtype_name(dtype))] = bytes;
+    total += bytes;
+  }
+  out["weight_bytes"] = total;
+  out["weight_gib"] = double(total) / double(1ull << 30);
+  out["tensors"] = store.names().size();
+  std::cout << out.dump(2) << "\n";
+  return 0;
+}
+
+int logits_main(int argc, char** argv) {
+  Args args(argc, argv, {"help", "decode"}, {"model", "ids", "out", "threads"});
+  if (args.has("help")) {
+    std::cout << "usage: templlm logits --model DIR --ids 1,2,3 --out FILE.npy [--decode] "
+                 "[--threads N]\n\nWrites float32 logits [T, vocab], one row per position. "
+                 "--decode feeds the tokens one at a time through the KV cache instead of one "
+                 "prefill.\n";
+    return 0;
+  }
+  const std::filesystem::path dir = args.require("model");
+  const auto ids = parse_ids(args.require("ids"));
+  const std::string out = args.require("out");
+  const unsigned threads = args.get("threads") ? unsigned(std::stoul(*args.get("threads"))) : 0;
+  cpu::Backend be(threads);
+  auto model = runtime::load_model(Compiled{}, be, dir);
+  const auto logits = model->score(ids, args.has("decode"));
+  io::write_npy_f32(out, logits.data(), std::int64_t(ids.size()), model->vocab());
+  std::cerr << "templlm: " << model->name() << ": wrote [" << ids.size() << ", " << model->vocab()
+            << "] logits to " << out << "\n";
+  return 0;
+}
+
+}  // namespace templlm::cli

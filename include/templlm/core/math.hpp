@@ -1,0 +1,50 @@
+// SPDX-License-Identifier: Apache-2.0
+/// \file core/math.hpp
+/// Per-element math shared by the CPU and CUDA backends: activations, RoPE rotation, RMS scale,
+/// router scores. One definition, host and device, tested on the CPU. These call expf & co, so
+/// they are constant-evaluable only where no transcendental is reached; they are constexpr to
+/// keep the one-definition promise for the pure ones.
+#pragma once
+#include <cmath>
+
+#include "macros.hpp"
+
+namespace templlm::math {
+
+TEMPLLM_HOST_DEVICE inline float sigmoid(float x) { return 1.0f / (1.0f + ::expf(-x)); }
+
+/// SiLU as torch computes it: x * sigmoid(x).
+TEMPLLM_HOST_DEVICE inline float silu(float x) { return x / (1.0f + ::expf(-x)); }
+
+/// SwiGLU element: silu(gate) * up.
+TEMPLLM_HOST_DEVICE inline float swiglu(float gate, float up) { return silu(gate) * up; }
+
+/// GPT-OSS's clamped GLU element (HF GptOssExperts): gate clamped above only, up to +-limit,
+/// (up + 1) * gate * sigmoid(alpha * gate).
+TEMPLLM_HOST_DEVICE inline float clamped_swiglu(float gate, float up, float limit, float alpha) {
+  gate = gate > limit ? limit : gate;
+  up = up > limit ? limit : (up < -limit ? -limit : up);
+  const float glu = gate * sigmoid(alpha * gate);
+  return (up + 1.0f) * glu;
+}
+
+/// rsqrt(mean + eps) as HF's RMSNorm: torch.rsqrt(variance + eps).
+TEMPLLM_HOST_DEVICE inline float rms_scale(float mean_square, float eps) {
+  return 1.0f / ::sqrtf(mean_square + eps);
+}
+
+/// One RoPE rotation of the pair (a, b) by the angle with cosine c and sine s:
+/// a' = a c - b s, b' = b c + a s. Used for both layouts; they differ only in which dims pair up.
+struct Rotated {
+  float a, b;
+};
+TEMPLLM_HOST_DEVICE constexpr Rotated rotate(float a, float b, float c, float s) {
+  return {a * c - b * s, b * c + a * s};
+}
+
+/// The angle HF uses: fp32 inv_freq times fp32 position, one rounding (not computed in double).
+TEMPLLM_HOST_DEVICE constexpr float rope_angle(float inv_freq, int position) {
+  return inv_freq * static_cast<float>(position);
+}
+
+}  // namespace templlm::math

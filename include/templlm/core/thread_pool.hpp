@@ -1,0 +1,108 @@
+// SPDX-License-Identifier: Apache-2.0
+/// \file core/thread_pool.hpp
+/// A small fixed thread pool for the CPU backend. parallel_for splits [0, n) into contiguous
+/// ranges, one per worker; the split depends only on n and the thread count, and every output
+/// element is produced by exactly one range, so results do not depend on scheduling.
+#pragma once
+#include <algorithm>
+#include <condition_variable>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace templlm {
+
+class ThreadPool {
+ public:
+  /// threads = 0: one per hardware thread.
+  explicit ThreadPool(unsigned threads = 0) {
+    if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
+    size_ = threads;
+    for (unsigned i = 1; i < threads; ++i) workers_.emplace_back([this, i] { work(i); });
+  }
+  ThreadPool(const ThreadPool&) = delete;
+  ThreadPool& operator=(const ThreadPool&) = delete;
+  ~ThreadPool() {
+    {
+      std::lock_guard lock(mutex_);
+      stop_ = true;
+    }
+    wake_.notify_all();
+    for (auto& t : workers_) t.join();
+  }
+
+  unsigned size() const { return size_; }
+
+  /// Calls fn(begin, end) over a partition of [0, n) into at most size() ranges whose length is
+  /// a multiple of `grain` (except the last). Blocks until all are done; rethrows the first error.
+  void parallel_for(std::int64_t n, std::int64_t grain,
+                    const std::function<void(std::int64_t, std::int64_t)>& fn) {
+    if (n <= 0) return;
+    grain = std::max<std::int64_t>(grain, 1);
+    const std::int64_t chunks = (n + grain - 1) / grain;
+    const std::int64_t parts = std::min<std::int64_t>(size_, chunks);
+    if (parts <= 1) {
+      fn(0, n);
+      return;
+    }
+    const std::int64_t per = (chunks + parts - 1) / parts * grain;
+    std::unique_lock lock(mutex_);
+    job_ = &fn;
+    job_n_ = n;
+    job_per_ = per;
+    job_parts_ = parts;
+    pending_ = parts - 1;
+    error_ = nullptr;
+    ++generation_;
+    lock.unlock();
+    wake_.notify_all();
+    run_part(0);
+    lock.lock();
+    done_.wait(lock, [this] { return pending_ == 0; });
+    job_ = nullptr;
+    if (error_) std::rethrow_exception(error_);
+  }
+
+ private:
+  void run_part(std::int64_t part) {
+    const std::int64_t begin = part * job_per_;
+    const std::int64_t end = std::min(job_n_, begin + job_per_);
+    if (begin >= end) return;
+    try {
+      (*job_)(begin, end);
+    } catch (...) {
+      std::lock_guard lock(mutex_);
+      if (!error_) error_ = std::current_exception();
+    }
+  }
+
+  void work(unsigned index) {
+    std::uint64_t seen = 0;
+    for (;;) {
+      std::unique_lock lock(mutex_);
+      wake_.wait(lock, [&] { return stop_ || generation_ != seen; });
+      if (stop_) return;
+      seen = generation_;
+      if (index >= job_parts_) continue;
+      lock.unlock();
+      run_part(index);
+      lock.lock();
+      if (--pending_ == 0) done_.notify_one();
+    }
+  }
+
+  unsigned size_ = 1;
+  std::vector<std::thread> workers_;
+  std::mutex mutex_;
+  std::condition_variable wake_, done_;
+  bool stop_ = false;
+  std::uint64_t generation_ = 0;
+  const std::function<void(std::int64_t, std::int64_t)>* job_ = nullptr;
+  std::int64_t job_n_ = 0, job_per_ = 0, job_parts_ = 0, pending_ = 0;
+  std::exception_ptr error_;
+};
+
+}  // namespace templlm

@@ -1,0 +1,64 @@
+// SPDX-License-Identifier: Apache-2.0
+/// \file kernels/cpu/linear.hpp
+/// y = x W^T (+ b) with W stored [out, in] in its checkpoint dtype. Output features are split
+/// across threads in blocks; each block is decoded to fp32 and multiplied with Eigen. Every
+/// output element is computed by one thread in one fixed order, so results do not depend on the
+/// thread count.
+#pragma once
+#include <Eigen/Core>
+#include <algorithm>
+#include <vector>
+
+#include "../../core/aligned_buffer.hpp"
+#include "../../core/thread_pool.hpp"
+#include "decode.hpp"
+
+namespace templlm::cpu {
+
+using RowMatrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+using Stride = Eigen::OuterStride<>;
+
+inline Eigen::Map<const RowMatrix, 0, Stride> eigen(MatrixView<const float> m) {
+  return {m.data, m.rows, m.cols, Stride(m.stride)};
+}
+inline Eigen::Map<RowMatrix, 0, Stride> eigen(MatrixView<float> m) {
+  return {m.data, m.rows, m.cols, Stride(m.stride)};
+}
+
+inline void linear(ThreadPool& pool, MatrixView<float> y, MatrixView<const float> x,
+                   const WeightView<Host>& w, const WeightView<Host>& bias = {}) {
+  const std::int64_t n = w.shape[0], k = w.shape[1];
+  check(w.rank == 2 && x.cols == k && y.cols == n && y.rows == x.rows,
+        "templlm: linear: shapes of x, y and W disagree");
+  constexpr std::int64_t block = 64;
+  const auto X = eigen(x);
+  thread_local AlignedBuffer<float> bias_row;  // decoded once per call, shared read-only
+  if (!bias.empty()) {
+    check(bias.numel() == n, "templlm: linear: bias length differs from the output width");
+    bias_row.resize(static_cast<std::size_t>(n));
+    decode_vector(bias_row.data(), bias);
+  }
+  const float* b = bias.empty() ? nullptr : bias_row.data();
+  pool.parallel_for(n, block, [&](std::int64_t begin, std::int64_t end) {
+    thread_local AlignedBuffer<float> scratch;  // grows once per thread, then reused
+    for (std::int64_t n0 = begin; n0 < end; n0 += block) {
+      const std::int64_t nb = std::min(block, end - n0);
+      const float* wp;
+      if (w.dtype == DType::f32) {
+        wp = reinterpret_cast<const float*>(w.data) + n0 * k;
+      } else {
+        scratch.resize(static_cast<std::size_t>(nb * k));
+        decode_rows(scratch.data(), w, n0, nb);
+        wp = scratch.data();
+      }
+      Eigen::Map<const RowMatrix> wb(wp, nb, k);
+      auto yb = eigen(y.col_range(n0, nb));
+      yb.noalias() = X * wb.transpose();
+      if (b)
+        for (std::int64_t r = 0; r < y.rows; ++r)
+          for (std::int64_t c = 0; c < nb; ++c) y.row(r)[n0 + c] += b[n0 + c];
+    }
+  });
+}
+
+}  // namespace templlm::cpu

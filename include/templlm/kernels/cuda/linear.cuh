@@ -1,0 +1,94 @@
+// SPDX-License-Identifier: Apache-2.0
+/// \file kernels/cuda/linear.cuh
+/// y = x W^T (+ b) with W stored [out, in] in its checkpoint dtype, the device twin of
+/// kernels/cpu/linear.hpp. fp32 weights go straight to cublasSgemm; bf16/f16 weights are decoded
+/// exactly to an fp32 scratch, a block of output rows at a time, and multiplied the same way.
+/// The handle uses CUBLAS_DEFAULT_MATH with fp32 compute: never TF32, so fp32 activations are
+/// not rounded. The bias is added after the product, as the CPU does.
+#pragma once
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <limits>
+#include <string>
+
+#include "../../core/tensor.hpp"
+#include "check.cuh"
+#include "decode.cuh"
+#include "device_buffer.cuh"
+#include "elementwise.cuh"
+#include "launch.cuh"
+
+namespace templlm::gpu {
+namespace detail {
+
+/// Largest block of weight elements decoded to fp32 at once (64 MiB of scratch).
+inline constexpr std::int64_t decode_block_elements = std::int64_t(1) << 24;
+
+template <DType D>
+__global__ void decode_kernel(float* dst, const std::byte* src, std::int64_t first, std::int64_t count) {
+  for (std::int64_t i = std::int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < count;
+       i += std::int64_t(gridDim.x) * blockDim.x)
+    dst[i] = load_weight<D>(src, first + i);
+}
+
+inline int blas_int(std::int64_t v, const char* what) {
+  if (v > std::numeric_limits<int>::max())
+    throw Unsupported(std::string("templlm: linear: ") + what + " exceeds cuBLAS's int range");
+  return static_cast<int>(v);
+}
+
+/// Row-major Y[M, N] (ld ldy) = X[M, K] (ld ldx) W[N, K]^T (ld K): column-major Y^T = W^T' X^T'.
+inline void sgemm_nt(cublasHandle_t blas, float* y, std::int64_t ldy, const float* x,
+                     std::int64_t ldx, const float* w, std::int64_t m, std::int64_t n, std::int64_t k) {
+  const float one = 1.0f, zero = 0.0f;
+  cublas_check(cublasSgemm(blas, CUBLAS_OP_T, CUBLAS_OP_N, blas_int(n, "out features"),
+                           blas_int(m, "rows"), blas_int(k, "in features"), &one, w,
+                           blas_int(k, "in features"), x, blas_int(ldx, "x stride"), &zero, y,
+                           blas_int(ldy, "y stride")),
+               "cublasSgemm");
+}
+
+}  // namespace detail
+
+/// Decodes weight elements [first, first + count) of w to fp32 dst (device).
+inline void decode_to_f32(cudaStream_t stream, float* dst, const WeightView<Device>& w,
+                          std::int64_t first, std::int64_t count) {
+  if (count == 0) return;
+  const unsigned blocks = static_cast<unsigned>(std::min<std::int64_t>(detail::ceil_div(count, 256), 4096));
+  detail::with_weight_dtype(w.dtype, "a linear layer", [&]<DType D>() {
+    detail::decode_kernel<D><<<blocks, 256, 0, stream>>>(dst, w.data, first, count);
+  });
+  launch_check("decode_kernel");
+}
+
+/// y = x W^T (+ bias). `scratch` holds decoded weight blocks; it only grows.
+inline void linear(cublasHandle_t blas, cudaStream_t stream, DeviceBuffer<float>& scratch,
+                   MatrixView<float, Device> y, MatrixView<const float, Device> x,
+                   const WeightView<Device>& w, const WeightView<Device>& bias = {}) {
+  const std::int64_t n = w.shape[0], k = w.shape[1];
+  check(w.rank == 2 && x.cols == k && y.cols == n && y.rows == x.rows,
+        "templlm: linear: shapes of x, y and W disagree");
+  if (x.rows == 0 || n == 0) return;
+  if (k == 0) {
+    cuda_check(cudaMemset2DAsync(y.data, y.stride * sizeof(float), 0, n * sizeof(float), y.rows, stream),
+               "cudaMemset2DAsync");
+  } else if (w.dtype == DType::f32) {
+    detail::sgemm_nt(blas, y.data, y.stride, x.data, x.stride, reinterpret_cast<const float*>(w.data),
+                     x.rows, n, k);
+  } else {
+    detail::require_decodable(w.dtype, "a linear layer");
+    const std::int64_t block = std::clamp<std::int64_t>(detail::decode_block_elements / k, 1, n);
+    scratch.resize(static_cast<std::size_t>(block * k));
+    for (std::int64_t n0 = 0; n0 < n; n0 += block) {
+      const std::int64_t nb = std::min(block, n - n0);
+      decode_to_f32(stream, scratch.data(), w, n0 * k, nb * k);
+      detail::sgemm_nt(blas, y.data + n0, y.stride, x.data, x.stride, scratch.data(), x.rows, nb, k);
+    }
+  }
+  if (!bias.empty()) bias_add(stream, y, bias);
+}
+
+}  // namespace templlm::gpu

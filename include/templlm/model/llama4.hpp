@@ -1,0 +1,222 @@
+// SPDX-License-Identifier: Apache-2.0
+/// \file model/llama4.hpp
+/// Llama 4 text model (HF: Llama4ForConditionalGeneration, text_config): GQA with interleaved
+/// RoPE on three layers of four, each attending within its own chunk; every fourth layer has no
+/// RoPE, attends to the whole context and scales q by a position-dependent temperature. Scout
+/// applies a weightless L2 norm to q and k after RoPE (RoPE layers only). Top-1 routing on the
+/// raw logits whose sigmoid scales the expert *input*, plus one always-on shared expert; the
+/// experts are released fused and stored [in, out]. Maverick alternates dense and MoE layers.
+/// Values from the published config.json files (design/architectures.md §4); the vision tower
+/// is not described here.
+#pragma once
+#include <array>
+#include <cstddef>
+#include <string_view>
+
+#include "../core/config.hpp"
+
+namespace templlm::model {
+
+namespace detail {
+/// Per layer "language_model.model.layers.N.feed_forward.": router.weight,
+/// experts.gate_up_proj [E, H, 2I] (gate columns first, then up) and experts.down_proj [E, I, H],
+/// shared_expert.{gate,up,down}_proj; dense layers feed_forward.{gate,up,down}_proj.
+inline constexpr cfg::MoeNames llama4_moe_names{
+    .block = "feed_forward", .router = "router", .experts = "experts",
+    .shared = "shared_expert", .fused_gate_up = "gate_up_proj", .fused_down = "down_proj"};
+
+template <std::size_t A, std::size_t B>
+constexpr std::array<cfg::HfField, A + B> join_hf_fields(const std::array<cfg::HfField, A>& a,
+                                                         const std::array<cfg::HfField, B>& b) {
+  std::array<cfg::HfField, A + B> out{};
+  for (std::size_t i = 0; i < A; ++i) out[i] = a[i];
+  for (std::size_t i = 0; i < B; ++i) out[A + i] = b[i];
+  return out;
+}
+
+/// Fields every Llama 4 description pins. The text model's fields live under "text_config" in
+/// the multimodal config.json. Arrays cannot be HfFields: no_rope_layers, layer_types and
+/// moe_layers are left to the loader, which validates them against layer(i).
+/// attn_temperature_tuning is not pinned either: Scout stores it as the number 4 (truthy).
+template <class M>
+constexpr auto llama4_common_hf_fields() {
+  return std::array{
+      cfg::text("model_type", "llama4"),
+      cfg::text("text_config.model_type", "llama4_text"),
+      cfg::number("text_config.hidden_size", M::dims.hidden),
+      cfg::number("text_config.vocab_size", M::dims.vocab),
+      cfg::number("text_config.num_hidden_layers", M::dims.layers),
+      cfg::number("text_config.num_attention_heads", M::attention.heads),
+      cfg::number("text_config.num_key_value_heads", M::attention.kv_heads),
+      cfg::number("text_config.head_dim", M::attention.head_dim),
+      cfg::flag("text_config.use_qk_norm", M::attention.qk_norm == cfg::QkNorm::l2),
+      cfg::number("text_config.intermediate_size", M::expert.intermediate),
+      cfg::number("text_config.num_local_experts", M::router.experts),
+      cfg::number("text_config.num_experts_per_tok", M::router.active),
+      cfg::number("text_config.interleave_moe_layer_step", M::interleave_moe_layer_step),
+      cfg::number("text_config.attention_chunk_size", M::layer(0).window),
+      cfg::number("text_config.rms_norm_eps", M::norm.eps),
+      cfg::number("text_config.rope_theta|text_config.rope_parameters.rope_theta", M::rope.theta),
+      cfg::flag("text_config.attention_bias", false),
+      cfg::flag("text_config.tie_word_embeddings|tie_word_embeddings", M::tied_embeddings),
+  };
+}
+
+/// Scout: llama3-scaled RoPE and explicit temperature-tuning values.
+template <class M>
+constexpr auto llama4_scout_hf_fields() {
+  return join_hf_fields(llama4_common_hf_fields<M>(), std::array{
+      cfg::text("text_config.rope_scaling.rope_type|text_config.rope_parameters.rope_type",
+                "llama3"),
+      cfg::number("text_config.rope_scaling.factor|text_config.rope_parameters.factor",
+                  M::rope.factor),
+      cfg::number("text_config.rope_scaling.low_freq_factor|"
+                  "text_config.rope_parameters.low_freq_factor",
+                  M::rope.low_freq_factor),
+      cfg::number("text_config.rope_scaling.high_freq_factor|"
+                  "text_config.rope_parameters.high_freq_factor",
+                  M::rope.high_freq_factor),
+      cfg::number("text_config.rope_scaling.original_max_position_embeddings|"
+                  "text_config.rope_parameters.original_max_position_embeddings",
+                  M::rope.original_context),
+      cfg::number("text_config.floor_scale", M::attention.temperature.floor_scale),
+      cfg::number("text_config.attn_scale", M::attention.temperature.attn_scale),
+  });
+}
+
+/// Maverick: unscaled RoPE and dense layers. floor_scale / attn_scale are not pinned: whether the
+/// released config spells them out is unconfirmed, and HF's defaults are the values used.
+template <class M>
+constexpr auto llama4_maverick_hf_fields() {
+  return join_hf_fields(llama4_common_hf_fields<M>(), std::array{
+      cfg::null_or_absent("text_config.rope_scaling"),
+      cfg::number("text_config.intermediate_size_mlp", M::dense_ffn.intermediate),
+  });
+}
+}  // namespace detail
+
+/// Common to every Llama 4 description; each one below spells its own numbers out.
+struct Llama4Family {
+  /// How the publisher counts active parameters: Meta counts the embedding as active.
+  static constexpr bool active_counts_embedding = true;
+  static constexpr std::string_view hf_architecture = "Llama4ForConditionalGeneration";
+  static constexpr cfg::MoeNames moe_names = detail::llama4_moe_names;
+  static constexpr cfg::TensorPrefix prefix{
+      .model = "language_model.model.", .lm_head = "language_model.lm_head.weight"};
+  static constexpr bool tied_embeddings = false;
+};
+
+/// Llama-4-Scout-17B-16E(-Instruct).
+struct Llama4Scout : Llama4Family {
+  static constexpr std::string_view name = "llama4-scout";
+  static constexpr cfg::Dims dims{.hidden = 5120, .vocab = 202048, .layers = 48};
+  static constexpr cfg::RmsNorm norm{.eps = 1e-5f};
+  // An older Scout revision had factor 8 / high_freq_factor 4 (the Llama 3.1 values); Meta's
+  // code and the current config say 16 / 1 / 1.
+  static constexpr cfg::Llama3Rope rope{
+      .theta = 500000.0, .factor = 16.0, .original_context = 8192,
+      .low_freq_factor = 1.0, .high_freq_factor = 1.0, .layout = cfg::RopeLayout::interleaved};
+  // qk-norm: no weight, eps = rms_norm_eps, after RoPE, RoPE layers only.
+  static constexpr cfg::Gqa attention{
+      .heads = 40, .kv_heads = 8, .head_dim = 128, .qk_norm = cfg::QkNorm::l2,
+      .temperature = {.floor_scale = 8192.0f, .attn_scale = 0.1f}};
+  static constexpr cfg::TopK router{
+      .experts = 16, .active = 1, .score = cfg::Score::sigmoid, .renormalize = false,
+      .weight_input = true};
+  static constexpr cfg::SwiGlu expert{.intermediate = 8192};
+  static constexpr cfg::SharedExpert shared{.count = 1, .intermediate = 8192};
+  // intermediate_size_mlp (16384) is in the config but unused: Scout has no dense layers.
+  static constexpr cfg::NoDenseFfn dense_ffn{};
+  static constexpr int interleave_moe_layer_step = 1;
+  static constexpr cfg::LayerPlan layer(int i) {  // no_rope_layers = [1, 1, 1, 0] x 12
+    return i % 4 == 3 ? cfg::LayerPlan{cfg::Mixer::no_rope, cfg::Ffn::moe}
+                      : cfg::LayerPlan{cfg::Mixer::chunked, cfg::Ffn::moe, 8192};
+  }
+  static constexpr auto hf_fields() { return detail::llama4_scout_hf_fields<Llama4Scout>(); }
+};
+
+/// Llama-4-Maverick-17B-128E(-Instruct).
+struct Llama4Maverick : Llama4Family {
+  static constexpr std::string_view name = "llama4-maverick";
+  static constexpr cfg::Dims dims{.hidden = 5120, .vocab = 202048, .layers = 48};
+  static constexpr cfg::RmsNorm norm{.eps = 1e-5f};
+  static constexpr cfg::Rope rope{.theta = 500000.0, .layout = cfg::RopeLayout::interleaved};
+  // Temperature tuning: HF's defaults (on, 8192, 0.1); unconfirmed whether the config spells
+  // them out.
+  static constexpr cfg::Gqa attention{
+      .heads = 40, .kv_heads = 8, .head_dim = 128,
+      .temperature = {.floor_scale = 8192.0f, .attn_scale = 0.1f}};
+  static constexpr cfg::TopK router{
+      .experts = 128, .active = 1, .score = cfg::Score::sigmoid, .renormalize = false,
+      .weight_input = true};
+  static constexpr cfg::SwiGlu expert{.intermediate = 8192};
+  static constexpr cfg::SharedExpert shared{.count = 1, .intermediate = 8192};
+  static constexpr cfg::SwiGlu dense_ffn{.intermediate = 16384};  // intermediate_size_mlp
+  static constexpr int interleave_moe_layer_step = 2;
+  // moe_layers = [1, 3, ..., 47]; no_rope_layers defaults to every fourth layer, as in Scout.
+  static constexpr cfg::LayerPlan layer(int i) {
+    const cfg::Ffn ffn = i % 2 == 1 ? cfg::Ffn::moe : cfg::Ffn::dense;
+    return i % 4 == 3 ? cfg::LayerPlan{cfg::Mixer::no_rope, ffn}
+                      : cfg::LayerPlan{cfg::Mixer::chunked, ffn, 8192};
+  }
+  static constexpr auto hf_fields() {
+    return detail::llama4_maverick_hf_fields<Llama4Maverick>();
+  }
+};
+
+/// Tiny twin of Scout for tests: tests/data/models/llama4-scout-tiny. A chunk of 8 and a
+/// floor_scale of 8 so that short test prompts cross chunk boundaries and change the NoPE
+/// temperature; the llama3 scaling splits head_dim 16's eight frequencies on both sides of
+/// the 8192 wavelength.
+struct Llama4ScoutTiny : Llama4Family {
+  static constexpr std::string_view name = "llama4-scout-tiny";
+  static constexpr cfg::Dims dims{.hidden = 64, .vocab = 512, .layers = 4};
+  static constexpr cfg::RmsNorm norm{.eps = 1e-5f};
+  static constexpr cfg::Llama3Rope rope{
+      .theta = 500000.0, .factor = 16.0, .original_context = 8192,
+      .low_freq_factor = 1.0, .high_freq_factor = 1.0, .layout = cfg::RopeLayout::interleaved};
+  static constexpr cfg::Gqa attention{
+      .heads = 4, .kv_heads = 2, .head_dim = 16, .qk_norm = cfg::QkNorm::l2,
+      .temperature = {.floor_scale = 8.0f, .attn_scale = 0.1f}};
+  static constexpr cfg::TopK router{
+      .experts = 4, .active = 1, .score = cfg::Score::sigmoid, .renormalize = false,
+      .weight_input = true};
+  static constexpr cfg::SwiGlu expert{.intermediate = 64};
+  static constexpr cfg::SharedExpert shared{.count = 1, .intermediate = 64};
+  static constexpr cfg::NoDenseFfn dense_ffn{};
+  static constexpr int interleave_moe_layer_step = 1;
+  static constexpr cfg::LayerPlan layer(int i) {
+    return i % 4 == 3 ? cfg::LayerPlan{cfg::Mixer::no_rope, cfg::Ffn::moe}
+                      : cfg::LayerPlan{cfg::Mixer::chunked, cfg::Ffn::moe, 8};
+  }
+  static constexpr auto hf_fields() { return detail::llama4_scout_hf_fields<Llama4ScoutTiny>(); }
+};
+
+/// Tiny twin of Maverick for tests: tests/data/models/llama4-maverick-tiny. Dense even layers,
+/// MoE odd layers, unscaled RoPE, no qk-norm.
+struct Llama4MaverickTiny : Llama4Family {
+  static constexpr std::string_view name = "llama4-maverick-tiny";
+  static constexpr cfg::Dims dims{.hidden = 64, .vocab = 512, .layers = 4};
+  static constexpr cfg::RmsNorm norm{.eps = 1e-5f};
+  static constexpr cfg::Rope rope{.theta = 500000.0, .layout = cfg::RopeLayout::interleaved};
+  static constexpr cfg::Gqa attention{
+      .heads = 4, .kv_heads = 2, .head_dim = 16,
+      .temperature = {.floor_scale = 8.0f, .attn_scale = 0.1f}};
+  static constexpr cfg::TopK router{
+      .experts = 8, .active = 1, .score = cfg::Score::sigmoid, .renormalize = false,
+      .weight_input = true};
+  static constexpr cfg::SwiGlu expert{.intermediate = 64};
+  static constexpr cfg::SharedExpert shared{.count = 1, .intermediate = 64};
+  static constexpr cfg::SwiGlu dense_ffn{.intermediate = 128};
+  static constexpr int interleave_moe_layer_step = 2;
+  static constexpr cfg::LayerPlan layer(int i) {
+    const cfg::Ffn ffn = i % 2 == 1 ? cfg::Ffn::moe : cfg::Ffn::dense;
+    return i % 4 == 3 ? cfg::LayerPlan{cfg::Mixer::no_rope, ffn}
+                      : cfg::LayerPlan{cfg::Mixer::chunked, ffn, 8};
+  }
+  static constexpr auto hf_fields() {
+    return detail::llama4_maverick_hf_fields<Llama4MaverickTiny>();
+  }
+};
+
+}  // namespace templlm::model
