@@ -7,4 +7,6 @@ namespace templlm::cli {
 int models_main(int argc, char** argv);
 int info_main(int argc, char** argv);
 int logits_main(int argc, char** argv);
+int tokenize_main(int argc, char** argv);
+int chat_main(int argc, char** argv);
 }  // namespace templlm::cli

@@ -22,6 +22,8 @@ constexpr Command commands[] = {
     {"models", templlm::cli::models_main, "list the compiled-in model descriptions (JSON)"},
     {"info", templlm::cli::info_main, "describe a checkpoint directory: model, params, dtypes"},
     {"logits", templlm::cli::logits_main, "score token ids, write float32 logits to .npy"},
+    {"tokenize", templlm::cli::tokenize_main, "encode JSON strings to ids (or --decode)"},
+    {"chat", templlm::cli::chat_main, "render a conversation in a family's chat format"},
 };
 
 int usage(std::ostream& out) {

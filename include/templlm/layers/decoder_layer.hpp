@@ -46,9 +46,9 @@ class DecoderLayer {
       : index_(index),
         plan_(M::layer(index)),
         prefix_(std::string(M::prefix.model) + "layers." + std::to_string(index) + "."),
-        input_norm_(be.upload_f32(src.get(prefix_ + "input_layernorm.weight", {M::dims.hidden}))),
+        input_norm_(be.upload_f32(src.get(prefix_ + "input_layernorm.weight", {std::int64_t{M::dims.hidden}}))),
         post_norm_(
-            be.upload_f32(src.get(prefix_ + "post_attention_layernorm.weight", {M::dims.hidden}))),
+            be.upload_f32(src.get(prefix_ + "post_attention_layernorm.weight", {std::int64_t{M::dims.hidden}}))),
         attention_(be, src, prefix_ + "self_attn.", plan_),
         ffn_(make_ffn(be, src)) {}
 

@@ -223,7 +223,7 @@ TEST(HfConfig, CheckWithRealDescriptionNamesTheField) {
   using M = templlm::model::Qwen3_30B_A3B;
   expect_error<ConfigMismatch>([&] { parse(text).check(M::hf_fields(), M::name); },
                                {"config.json", "'qwen3-30b-a3b'", "(1 field differs)",
-                                "\n  num_experts: expected 128, found 64"});
+                                "num_experts", "expected 128, found 64"});
 }
 
 }  // namespace

@@ -48,10 +48,10 @@ class Attention<M, B, cfg::Gqa> {
     }
     if constexpr (c.o_bias) o_bias_ = be.upload(src.get(prefix + "o_proj.bias", {h}));
     if constexpr (c.qk_norm == cfg::QkNorm::rms) {
-      q_norm_ = be.upload_f32(src.get(prefix + "q_norm.weight", {c.head_dim}));
-      k_norm_ = be.upload_f32(src.get(prefix + "k_norm.weight", {c.head_dim}));
+      q_norm_ = be.upload_f32(src.get(prefix + "q_norm.weight", {std::int64_t{c.head_dim}}));
+      k_norm_ = be.upload_f32(src.get(prefix + "k_norm.weight", {std::int64_t{c.head_dim}}));
     }
-    if constexpr (c.sinks) sinks_ = be.upload_f32(src.get(prefix + "sinks", {c.heads}));
+    if constexpr (c.sinks) sinks_ = be.upload_f32(src.get(prefix + "sinks", {std::int64_t{c.heads}}));
   }
 
   /// out [T, H] = attention over x [T, H] (already normed); stores this chunk's k/v in the caches.

@@ -25,8 +25,8 @@ class Router<M, B, cfg::TopK> {
 
   /// name: "model.layers.N.mlp.gate" (no ".weight").
   Router(B& be, const TensorSource& src, const std::string& name) {
-    weight_ = be.upload(src.get(name + ".weight", {c.experts, M::dims.hidden}));
-    if constexpr (c.bias) bias_ = be.upload(src.get(name + ".bias", {c.experts}));
+    weight_ = be.upload(src.get(name + ".weight", {std::int64_t{c.experts}, std::int64_t{M::dims.hidden}}));
+    if constexpr (c.bias) bias_ = be.upload(src.get(name + ".bias", {std::int64_t{c.experts}}));
   }
 
   /// x [T, H] -> ids [T, K], weights [T, K] in the workspace.

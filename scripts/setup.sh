@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs what templlm needs on a fresh Debian 12 machine and builds it into build/.
+# Debian: Eigen, range-v3, nlohmann-json, PCRE2, GoogleTest; PyPI: a CMake that knows nvcc 13.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if ! dpkg -s libeigen3-dev librange-v3-dev nlohmann-json3-dev libpcre2-dev libgtest-dev pkg-config \
+    >/dev/null 2>&1; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq libeigen3-dev librange-v3-dev nlohmann-json3-dev libpcre2-dev \
+    libgtest-dev pkg-config >/dev/null
+fi
+cmake_ok() { command -v cmake >/dev/null && cmake --version | awk 'NR==1{split($3,v,"."); exit !(v[1]>3 || (v[1]==3 && v[2]>=26))}'; }
+if ! cmake_ok; then
+  python3 -m pip install -q "cmake>=3.26"
+  hash -r
+fi
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build -j"$(nproc)"
