@@ -4,9 +4,10 @@
 # prints one short table: GPU, build time, tests passed/failed/skipped, benchmark lines.
 # Must finish in under 8 minutes on an H100 (16 cores).
 #
-#   scripts/device-check.sh --bundle   on a development machine: copies Eigen, nlohmann_json and
-#                                      GoogleTest's sources into build-device-deps/ (git-ignored
-#                                      by build-*/), for GPU machines that lack them
+#   scripts/device-check.sh --bundle   on a development machine: packs Eigen, nlohmann_json and
+#                                      GoogleTest's sources into build-device-deps/deps.tar.xz
+#                                      (about 1 MB; git-ignored by build-*/), for GPU machines that
+#                                      lack them (the lent ones do: they have CUDA, CMake and ninja)
 #   scripts/device-check.sh            on the GPU machine; with the device tool:
 #                                      run(command="scripts/device-check.sh", carry=["build-device-deps"])
 #
@@ -19,18 +20,23 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 deps=$root/build-device-deps
 
 if [[ "${1:-}" == "--bundle" ]]; then
+  # About 1 MB compressed: the device tool carries at most 64 MiB with the working tree.
   set -e
-  rm -rf "$deps" && mkdir -p "$deps/include"
+  stage=$(mktemp -d)
+  trap 'rm -rf "$stage"' EXIT
+  mkdir -p "$stage/eigen3" "$stage/include"
   eigen=$(pkg-config --variable=includedir eigen3 2>/dev/null || true)/eigen3
   [[ -d "$eigen/Eigen" ]] || eigen=/usr/include/eigen3
-  cp -r "$eigen" "$deps/eigen3"
-  rm -rf "$deps/eigen3/unsupported"
-  cp -r /usr/include/nlohmann "$deps/include/nlohmann"
-  for g in /usr/src/googletest /usr/src/gtest; do
-    if [[ -f "$g/CMakeLists.txt" ]]; then cp -r "$g" "$deps/googletest"; break; fi
+  cp -r "$eigen/Eigen" "$stage/eigen3/Eigen"
+  cp -r /usr/include/nlohmann "$stage/include/nlohmann"
+  for g in /usr/src/googletest/googletest /usr/src/gtest; do
+    if [[ -f "$g/CMakeLists.txt" && -d "$g/src" ]]; then cp -r "$g" "$stage/googletest"; break; fi
   done
-  [[ -d "$deps/googletest" ]] || { echo "device-check: no GoogleTest sources under /usr/src" >&2; exit 1; }
-  echo "device-check: bundle written to $deps ($(du -sh "$deps" | cut -f1)); carry it: build-device-deps"
+  [[ -d "$stage/googletest" ]] || { echo "device-check: no GoogleTest sources under /usr/src" >&2; exit 1; }
+  rm -rf "$stage/googletest/docs" "$stage/googletest/samples" "$stage/googletest/test"
+  rm -rf "$deps" && mkdir -p "$deps"
+  tar -C "$stage" -cJf "$deps/deps.tar.xz" .
+  echo "device-check: wrote $deps/deps.tar.xz ($(du -h "$deps/deps.tar.xz" | cut -f1)); carry build-device-deps"
   exit 0
 fi
 
@@ -58,12 +64,18 @@ fi
 
 generator=()
 command -v ninja >/dev/null && generator=(-G Ninja)
+# The bundle, when carried, is unpacked into the build directory; system packages win unless
+# TEMPLLM_USE_BUNDLE=ON.
 use_bundle=OFF
-[[ -d "$deps/googletest" ]] && use_bundle=${TEMPLLM_USE_BUNDLE:-OFF}
+deps_dir=$build/deps
+if [[ -f "$deps/deps.tar.xz" ]]; then
+  rm -rf "$deps_dir" && mkdir -p "$deps_dir" && tar -C "$deps_dir" -xJf "$deps/deps.tar.xz"
+  use_bundle=${TEMPLLM_USE_BUNDLE:-OFF}
+fi
 status_build="ok"
 t0=$(date +%s)
 if ! cmake -S "$root/scripts/device-check" -B "$build" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release \
-      -DCMAKE_CUDA_ARCHITECTURES="$arch" -DTEMPLLM_DEPS="$deps" -DTEMPLLM_USE_BUNDLE="$use_bundle" \
+      -DCMAKE_CUDA_ARCHITECTURES="$arch" -DTEMPLLM_DEPS="$deps_dir" -DTEMPLLM_USE_BUNDLE="$use_bundle" \
       >"$logs/configure.log" 2>&1; then
   status_build="configure FAILED (see configure.log)"
 elif ! cmake --build "$build" --target cuda_ops cuda_fixtures decode_bench -j "$jobs" >"$logs/build.log" 2>&1; then
@@ -71,12 +83,14 @@ elif ! cmake --build "$build" --target cuda_ops cuda_fixtures decode_bench -j "$
 fi
 t_build=$(( $(date +%s) - t0 ))
 
-passed=0 failed=0 skipped=0 total=0 failed_names=""
+passed=0 failed=0 skipped=0 total=0 failed_names="" ctest_rc=1
 bench_lines="(not run)"
 if [[ "$status_build" == ok ]]; then
   ctest --test-dir "$build" -L gpu --output-on-failure --timeout 300 -j 4 >"$logs/ctest.log" 2>&1
-  total=$(grep -oE 'tests passed, [0-9]+ tests failed out of [0-9]+' "$logs/ctest.log" | grep -oE '[0-9]+$' || echo 0)
-  failed=$(grep -oE '[0-9]+ tests failed out of' "$logs/ctest.log" | grep -oE '^[0-9]+' || echo 0)
+  ctest_rc=$?
+  # "100% tests passed out of 29" or "90% tests passed, 3 tests failed out of 29"
+  total=$(grep -oE 'tests passed.* out of [0-9]+' "$logs/ctest.log" | grep -oE '[0-9]+$' | tail -1)
+  failed=$(grep -oE '[0-9]+ tests failed out of' "$logs/ctest.log" | grep -oE '^[0-9]+' | tail -1)
   skipped=$(grep -cE '\(Skipped\)$' "$logs/ctest.log" || true)
   [[ -n "$total" ]] || total=0
   [[ -n "$failed" ]] || failed=0
@@ -94,6 +108,7 @@ printf '%-10s %s\n' "gpu" "$gpu"
 printf '%-10s %s (%d s, %d jobs)\n' "build" "$status_build" "$t_build" "$jobs"
 printf '%-10s %d passed, %d failed, %d skipped, of %d\n' "tests" "$passed" "$failed" "$skipped" "$total"
 [[ -n "$failed_names" ]] && echo "$failed_names" | sed 's/^/  failed: /'
+[[ "$status_build" == ok && "$ctest_rc" != 0 && "$failed" == 0 ]] && echo "  ctest exited with $ctest_rc (see ctest.log)"
 echo "$bench_lines" | sed 's/^/bench      /; s/^bench      bench /bench      /'
 printf '%-10s %d s; logs in %s\n' "total" "$t_total" "$logs"
-[[ "$status_build" == ok && "$failed" == 0 ]]
+[[ "$status_build" == ok && "$failed" == 0 && "$ctest_rc" == 0 ]]

@@ -125,6 +125,11 @@ TEST_F(CudaOps, RmsNormWithAndWithoutWeightInPlaceAndPerHead) {
   gpu().rms_norm(x.gpu(), x.gpu(), nullptr, 1e-5f);
   EXPECT_LE(x.error(gpu()), op_tolerance);
 
+  Twin small(gpu(), 7, 129, 15, 1e-3f);  // mean square ~ eps: eps must be added, not dropped
+  cpu_.rms_norm(small.cpu(), small.cpu(), w.data(), 1e-6f);
+  gpu().rms_norm(small.gpu(), small.gpu(), dw, 1e-6f);
+  EXPECT_LE(small.error(gpu()), op_tolerance);
+
   Twin q(gpu(), 5, 6 * 32, 13);  // per head: [5, 6*32] seen as [30, 32]
   const auto hw = random_floats(32, 14);
   HostWeight hv;

@@ -119,11 +119,21 @@ struct LayerPlan {
 /// all experts of a layer in fused tensors ("<experts>.<fused_gate_up>") name them in
 /// fused_gate_up / fused_down; empty means the per-expert layout. How a fused tensor is laid out
 /// (orientation, gate/up interleaved or in halves) is the loader's business, per family.
+/// How a release stores its routed experts (layers/moe/expert_layout.hpp loads each).
+enum class ExpertLayout {
+  per_expert,               // "<experts>.{e}.<gate|up|down>.weight", [out, in] (Mixtral, Qwen3, DeepSeek)
+  fused_mxfp4_interleaved,  // GPT-OSS: "<experts>.gate_up_proj_{blocks,scales,bias}" [E, 2I, ...],
+                            // gate = even rows, up = odd rows; down likewise [E, H, ...]
+  fused_in_out_halves,      // Llama 4: "<experts>.gate_up_proj" [E, H, 2I] stored [in, out],
+                            // gate = first I columns; "<experts>.down_proj" [E, I, H]
+};
+
 struct MoeNames {
   std::string_view block = "mlp", router = "gate", experts = "experts";
   std::string_view gate = "gate_proj", up = "up_proj", down = "down_proj";
   std::string_view shared = "shared_experts";  // DeepSeek's spelling; Llama 4 has "shared_expert"
   std::string_view fused_gate_up = {}, fused_down = {};
+  ExpertLayout layout = ExpertLayout::per_expert;
 };
 
 /// Where a checkpoint's tensors live: "model." for *ForCausalLM, "language_model.model." for

@@ -53,14 +53,34 @@ struct MatrixView {
   }
 };
 
-/// A weight as stored in the checkpoint. Shape is [out, in] for linears (HF nn.Linear), [n] for
-/// vectors. Quantised formats point at their scales (`scales`, `scale_dtype`, `scale_shape`).
+/// How a weight's elements are stored.
+enum class Quant {
+  none,       // `dtype` elements
+  fp8_block,  // f8_e4m3 elements times an fp32 scale per block x block tile (DeepSeek: 128)
+  mxfp4,      // u8 bytes of two e2m1 values (low nibble = even column) + a u8 e8m0 scale per 32
+};
+
+/// A weight as stored in the checkpoint, seen as a logical [out, in] matrix (HF nn.Linear) or
+/// an [n] vector. The storage may be quantised, transposed ([in, out] on disk, Llama 4's fused
+/// experts) or a row selection of a larger tensor (one expert of a fused [E, out, in] tensor:
+/// row_base = e * out; GPT-OSS's interleaved gate/up: row_step = 2). Logical row r lives at
+/// physical row row_base + r * row_step. Backends decode with the shared functions of
+/// core/numeric.hpp (kernels/cpu/decode.hpp on the CPU).
 template <class Space = Host>
 struct WeightView {
   DType dtype = DType::f32;
-  std::array<std::int64_t, 4> shape{};
+  std::array<std::int64_t, 4> shape{};  // logical
   int rank = 0;
-  const std::byte* data = nullptr;
+  const std::byte* data = nullptr;      // the whole stored tensor
+
+  Quant quant = Quant::none;
+  std::int64_t ld = 0;        // elements between physical rows (0: the logical column count)
+  std::int64_t row_base = 0;  // physical row of logical row 0
+  std::int64_t row_step = 1;
+  bool transposed = false;    // stored [in, out]: element (r, c) at c * ld + physical row
+  const std::byte* scales = nullptr;  // fp8_block: fp32 [ceil(out/b), ceil(in/b)]; mxfp4: u8 [out, in/32]
+  std::int64_t scale_ld = 0;  // elements between rows of `scales`
+  int block = 0;              // fp8_block tile size
 
   bool empty() const { return data == nullptr; }
   std::int64_t dim(int i) const { return shape[i]; }
@@ -69,20 +89,15 @@ struct WeightView {
     for (int i = 0; i < rank; ++i) n *= shape[i];
     return n;
   }
-  /// Rows [first, first + count) along dim 0 (one expert of a fused [E, ...] tensor).
-  WeightView slice0(std::int64_t first, std::int64_t count) const {
+  /// Columns of the logical matrix (the length of a vector).
+  std::int64_t cols() const { return rank == 1 ? shape[0] : shape[rank - 1]; }
+  std::int64_t stride() const { return ld != 0 ? ld : cols(); }
+  /// Logical rows first, first + step, ... (count of them): one expert, or gate/up halves.
+  WeightView rows(std::int64_t first, std::int64_t count, std::int64_t step = 1) const {
     WeightView w = *this;
-    const std::int64_t per_row = numel() / shape[0];
-    w.data = data + first * per_row * static_cast<std::int64_t>(dtype_size(dtype));
+    w.row_base = row_base + first * row_step;
+    w.row_step = row_step * step;
     w.shape[0] = count;
-    return w;
-  }
-  /// Drop the leading dim of a [1, ...] view.
-  WeightView squeeze0() const {
-    WeightView w = *this;
-    for (int i = 0; i + 1 < rank; ++i) w.shape[i] = shape[i + 1];
-    w.shape[rank - 1] = 0;
-    --w.rank;
     return w;
   }
 };

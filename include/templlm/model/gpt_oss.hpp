@@ -20,7 +20,8 @@ namespace detail {
 /// neither a shared expert nor dense layers that would use them.
 inline constexpr cfg::MoeNames gpt_oss_moe_names{
     .block = "mlp", .router = "router", .experts = "experts",
-    .fused_gate_up = "gate_up_proj", .fused_down = "down_proj"};
+    .fused_gate_up = "gate_up_proj", .fused_down = "down_proj",
+    .layout = cfg::ExpertLayout::fused_mxfp4_interleaved};
 
 /// config.json layer_types: [sliding, full] repeated, layer 0 sliding.
 constexpr cfg::LayerPlan gpt_oss_layer(int i, int sliding_window) {

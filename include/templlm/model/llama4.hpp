@@ -23,7 +23,8 @@ namespace detail {
 /// shared_expert.{gate,up,down}_proj; dense layers feed_forward.{gate,up,down}_proj.
 inline constexpr cfg::MoeNames llama4_moe_names{
     .block = "feed_forward", .router = "router", .experts = "experts",
-    .shared = "shared_expert", .fused_gate_up = "gate_up_proj", .fused_down = "down_proj"};
+    .shared = "shared_expert", .fused_gate_up = "gate_up_proj", .fused_down = "down_proj",
+    .layout = cfg::ExpertLayout::fused_in_out_halves};
 
 template <std::size_t A, std::size_t B>
 constexpr std::array<cfg::HfField, A + B> join_hf_fields(const std::array<cfg::HfField, A>& a,

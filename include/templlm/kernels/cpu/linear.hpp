@@ -44,8 +44,9 @@ inline void linear(ThreadPool& pool, MatrixView<float> y, MatrixView<const float
     for (std::int64_t n0 = begin; n0 < end; n0 += block) {
       const std::int64_t nb = std::min(block, end - n0);
       const float* wp;
-      if (w.dtype == DType::f32) {
-        wp = reinterpret_cast<const float*>(w.data) + n0 * k;
+      if (w.dtype == DType::f32 && w.quant == Quant::none && !w.transposed && w.row_step == 1 &&
+          w.stride() == k) {  // usable in place
+        wp = reinterpret_cast<const float*>(w.data) + (w.row_base + n0) * k;
       } else {
         scratch.resize(static_cast<std::size_t>(nb * k));
         decode_rows(scratch.data(), w, n0, nb);

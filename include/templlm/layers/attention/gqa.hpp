@@ -77,6 +77,8 @@ class Attention<M, B, cfg::Gqa> {
         be.rms_norm(q.split_rows(c.head_dim), q.split_rows(c.head_dim), nullptr, M::norm.eps);
         be.rms_norm(k.split_rows(c.head_dim), k.split_rows(c.head_dim), nullptr, M::norm.eps);
       }
+    } else if constexpr (c.temperature.floor_scale > 0.0f) {  // Llama 4: NoPE layers only
+      be.scale_rows_by_position(q, ws.positions, c.temperature.floor_scale, c.temperature.attn_scale);
     }
     for (const auto& ch : chunks) {
       const KvLayerView& cache = ch.cache->layer(layer_index);

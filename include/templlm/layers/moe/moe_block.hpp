@@ -11,37 +11,18 @@
 #include "../../core/tensor_source.hpp"
 #include "../batch.hpp"
 #include "../workspace.hpp"
+#include "expert_layout.hpp"
 #include "router.hpp"
 #include "topk.hpp"
 
 namespace templlm::layers {
 
-/// Loads one gated FFN from "<prefix><gate>.weight" etc. in [out, in] layout.
-template <class B>
-ExpertWeights<typename B::space> load_gated_ffn(B& be, const TensorSource& src,
-                                                const std::string& prefix, std::int64_t hidden,
-                                                const cfg::SwiGlu& f, std::string_view gate,
-                                                std::string_view up, std::string_view down) {
-  const std::int64_t inter = f.intermediate;
-  ExpertWeights<typename B::space> w;
-  w.gate = be.upload(src.get(prefix + std::string(gate) + ".weight", {inter, hidden}));
-  w.up = be.upload(src.get(prefix + std::string(up) + ".weight", {inter, hidden}));
-  w.down = be.upload(src.get(prefix + std::string(down) + ".weight", {hidden, inter}));
-  if (f.bias) {
-    w.gate_bias = be.upload(src.get(prefix + std::string(gate) + ".bias", {inter}));
-    w.up_bias = be.upload(src.get(prefix + std::string(up) + ".bias", {inter}));
-    w.down_bias = be.upload(src.get(prefix + std::string(down) + ".bias", {hidden}));
-  }
-  return w;
-}
-
 template <class M, class B>
 class MoeBlock {
  public:
   using Space = typename B::space;
-  static_assert(std::is_same_v<std::remove_cvref_t<decltype(M::shared)>, cfg::NoSharedExpert>,
-                "templlm: shared experts are not implemented in MoeBlock yet (DeepSeek-V3 and "
-                "Llama 4 bring them)");
+  static constexpr bool has_shared =
+      std::is_same_v<std::remove_cvref_t<decltype(M::shared)>, cfg::SharedExpert>;
   static_assert(std::is_same_v<std::remove_cvref_t<decltype(M::expert)>, cfg::SwiGlu>,
                 "templlm: MoeBlock needs M::expert to be a cfg::SwiGlu");
   static constexpr auto names = M::moe_names;
@@ -51,11 +32,10 @@ class MoeBlock {
   MoeBlock(B& be, const TensorSource& src, const std::string& prefix)
       : router_(be, src, prefix + std::string(names.block) + "." + std::string(names.router)) {
     const std::string block = prefix + std::string(names.block) + ".";
-    experts_.reserve(experts);
-    for (std::int64_t e = 0; e < experts; ++e)
-      experts_.push_back(load_gated_ffn(
-          be, src, block + std::string(names.experts) + "." + std::to_string(e) + ".",
-          M::dims.hidden, M::expert, names.gate, names.up, names.down));
+    experts_ = load_routed_experts<M, B>(be, src, block);
+    if constexpr (has_shared)
+      shared_ = load_gated_ffn(be, src, block + std::string(names.shared) + ".", M::dims.hidden,
+                               shared_ffn, "gate_proj", "up_proj", "down_proj");
   }
 
   void forward(B& be, Workspace<B>& ws, MatrixView<float, Space> out,
@@ -65,6 +45,11 @@ class MoeBlock {
     auto ids = be.matrix(ws.route_ids, t, k);
     be.moe_experts(out, x, ids, be.matrix(ws.route_weights, t, k), experts_, M::expert,
                    Router<M, B>::scales_input);
+    if constexpr (has_shared) {  // on the same (unscaled) normed input, added to the routed sum
+      auto shared = be.matrix(ws.shared, t, M::dims.hidden);                 // (T,H)
+      be.gated_ffn(shared, x, shared_, shared_ffn);
+      be.add(out, shared);
+    }
     if (trace) {
       trace->resize(static_cast<std::size_t>(t * k));
       be.copy_to_host(std::span<int>(*trace), MatrixView<const int, Space>(ids));
@@ -72,8 +57,16 @@ class MoeBlock {
   }
 
  private:
+  /// The shared expert(s) as one gated FFN: n shared experts of width I are one MLP of width n*I
+  /// in every released checkpoint (DeepSeek: n_shared_experts * moe_intermediate_size).
+  static constexpr cfg::SwiGlu shared_ffn = [] {
+    if constexpr (has_shared) return cfg::SwiGlu{.intermediate = M::shared.count * M::shared.intermediate};
+    else return cfg::SwiGlu{.intermediate = 0};
+  }();
+
   Router<M, B> router_;
   std::vector<ExpertWeights<Space>> experts_;
+  ExpertWeights<Space> shared_;
 };
 
 }  // namespace templlm::layers
