@@ -652,6 +652,24 @@ def qwen3_tiny() -> Family:
 
 
 # --------------------------------------------------------------------------
+def load_family_modules():
+    """Imports tools/fixture_families/*.py: one file per further family, each registering its
+    builders with @register, so a family is added without editing this file."""
+    import glob
+    import importlib.util
+
+    sys.modules.setdefault("make_fixtures", sys.modules[__name__])  # one REGISTRY when run as a script
+    here = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixture_families")
+    for path in sorted(glob.glob(os.path.join(here, "*.py"))):
+        name = "fixture_families." + os.path.splitext(os.path.basename(path))[0]
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+
+
+load_family_modules()
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default="tests/data/models", help="output root (one subdirectory per fixture)")

@@ -2,7 +2,8 @@
 // Every tiny fixture model on the CUDA backend against its transformers reference, as
 // tests/unit/models/fixture_test.cpp does on the CPU: prefill logits and token-by-token decode
 // through the device KV cache within 1e-4 relative, the same experts per layer and position,
-// the same greedy continuation, and a batch of two sequences equal to each alone.
+// the same greedy continuation, a batch of two sequences equal to each alone, and token ids
+// outside the vocabulary rejected.
 // Skipped without a CUDA device.
 #include <gtest/gtest.h>
 
@@ -115,6 +116,13 @@ TYPED_TEST(CudaFixture, BatchOfTwoSequencesEqualsEachAlone) {
   EXPECT_LE(test::relative_error(got_a, this->ref_.logits.data, M::dims.vocab), tolerance);
   // cuBLAS may pick another kernel for another row count: equal to fp32 rounding, not bitwise.
   EXPECT_LE(test::relative_error(got_b, alone_b, M::dims.vocab), 1e-6);
+}
+
+TYPED_TEST(CudaFixture, TokenIdOutsideTheVocabularyIsRejected) {
+  const std::vector<int> bad = {1, TypeParam::dims.vocab, 2};
+  EXPECT_THROW(this->model_->score(bad, false), InvalidInput);
+  const std::vector<int> negative = {-1};
+  EXPECT_THROW(this->model_->score(negative, true), InvalidInput);
 }
 
 }  // namespace
