@@ -111,6 +111,16 @@ class Family:
     weight_std: float = 0.2  # every linear / embedding weight ~ N(0, std^2)
     # predicate on module: is this a router whose weight gets ROUTER_STD
     is_router: Callable[[torch.nn.Module], bool] = lambda m: False
+    # Optional hooks (families that need more than the defaults above):
+    prompt_len: int = PROMPT_LEN
+    # (full parameter name, module, parameter, N(0,1) noise) -> True if it initialised the parameter
+    init_param: Callable | None = None
+    # (fp32 model, seed) -> None, after the init and before the cast to bf16 (e.g. quantise experts)
+    post_init: Callable | None = None
+    # (config.json dict) -> None, edits the saved config.json (e.g. add quantization_config)
+    patch_config: Callable | None = None
+    load_kwargs: Callable[[], dict] = dict  # extra from_pretrained kwargs for the reference
+    versions_extra: dict = dataclasses.field(default_factory=dict)  # merged into versions.json
 
 
 REGISTRY: dict[str, Callable[[], Family]] = {}
@@ -152,7 +162,9 @@ def reinit_parameters(model: torch.nn.Module, fam: Family, seed: int):
                 continue
             done.add(id(p))
             noise = torch.randn(p.shape, generator=gen, dtype=torch.float32)
-            if is_rmsnorm(module):
+            if fam.init_param is not None and fam.init_param(full, module, p, noise):
+                pass
+            elif is_rmsnorm(module):
                 assert p.dim() == 1, full
                 p.copy_(1.0 + NORM_WEIGHT_SPREAD * noise)
             elif fam.is_router(module):
@@ -280,6 +292,7 @@ def load_reference_model(fam: Family, path: str):
         attn_implementation="eager",
         experts_implementation="eager",
         output_loading_info=True,
+        **fam.load_kwargs(),
     )
     bad = {k: v for k, v in info.items() if v}
     assert not bad, f"from_pretrained loading problems: {bad}"
@@ -412,10 +425,12 @@ def try_seed(name: str, fam: Family, seed: int, out_dir: str, tmp_root: str) -> 
     torch.manual_seed(seed)
     model = fam.model_cls(cfg).eval()
     reinit_parameters(model, fam, seed)
+    if fam.post_init is not None:
+        fam.post_init(model, seed)
     model = model.to(torch.bfloat16)
 
     # Prompt ids: fixed-seed draw from [0, vocab).
-    ids = torch.randint(0, vocab, (PROMPT_LEN,), generator=torch.Generator().manual_seed(seed))
+    ids = torch.randint(0, vocab, (fam.prompt_len,), generator=torch.Generator().manual_seed(seed))
     input_ids = ids[None, :]
 
     # 2. Cheap screen on the in-memory weights before writing anything.
@@ -438,6 +453,13 @@ def try_seed(name: str, fam: Family, seed: int, out_dir: str, tmp_root: str) -> 
     model.save_pretrained(save_dir, safe_serialization=True)
     expected_disk = fam.disk_layout({k: v.detach().clone() for k, v in model.state_dict().items()})
     stats["rewritten"] = check_or_fix_layout(os.path.join(save_dir, "model.safetensors"), expected_disk)
+    if fam.patch_config is not None:
+        with open(os.path.join(save_dir, "config.json")) as f:
+            saved_cfg = json.load(f)
+        fam.patch_config(saved_cfg)
+        with open(os.path.join(save_dir, "config.json"), "w") as f:
+            json.dump(saved_cfg, f, indent=2, sort_keys=True)
+            f.write("\n")
 
     # 4. Ship exactly config.json + model.safetensors; reload from there.
     os.makedirs(out_dir, exist_ok=True)
@@ -465,7 +487,7 @@ def try_seed(name: str, fam: Family, seed: int, out_dir: str, tmp_root: str) -> 
         json.dump(prompt, f)
         f.write("\n")
     arr = np.ascontiguousarray(m.logits.numpy().astype("<f4"))
-    assert arr.shape == (PROMPT_LEN, vocab)
+    assert arr.shape == (fam.prompt_len, vocab)
     np.save(os.path.join(exp_dir, "prefill_logits.npy"), arr, allow_pickle=False)
     with open(os.path.join(exp_dir, "experts.json"), "w") as f:
         f.write("[\n" + ",\n".join(json.dumps(layer) for layer in m.experts) + "\n]\n")
@@ -483,6 +505,7 @@ def try_seed(name: str, fam: Family, seed: int, out_dir: str, tmp_root: str) -> 
         "experts_implementation": "eager",
         "dtype_reference": "float32",
         "weights_dtype_on_disk": "bfloat16",
+        **fam.versions_extra,
     }
     with open(os.path.join(exp_dir, "versions.json"), "w") as f:
         json.dump(versions, f, indent=2)

@@ -12,6 +12,11 @@
 #include <vector>
 
 #include "templlm/tokenizer/chat/all.hpp"
+#include "templlm/runtime/generator.hpp"
+#include "generate_support.hpp"
+#include <fstream>
+#include <functional>
+#include <unistd.h>
 
 namespace templlm::cli {
 
@@ -23,7 +28,18 @@ constexpr std::string_view chat_help =
 Reads a JSON array of {"role": ..., "content": ...} on stdin and prints the rendered prompt.
   --family NAME            harmony (= gptoss), qwen3, deepseek_r1, deepseek_v3, llama3, llama4,
                            mistral_v1 (= mistral), mistral_v3
-  --render                 render the prompt (the only mode so far; --model DIR will chat)
+  --render                 render the prompt
+
+       templlm chat --model DIR [options]       (interactive; /reset clears, /quit or EOF ends)
+
+Chats with the model in DIR in its family's chat format (from config.json's model_type, or
+--family), streaming the answer; reasoning (a <think> block) is shown dimmed, apart from the
+answer, and left out of the history.
+  --model DIR              checkpoint with tokenizer.json
+  --max-tokens N           per answer (default 512)
+  --temperature T          (default 0.7; 0 = greedy)   --top-p P (default 0.9)   --seed S
+  --system TEXT            a system message
+  --threads N              CPU threads
   --no-generation-prompt   do not open an assistant turn at the end
   --reasoning LEVEL        harmony: low, medium (default) or high
   --date YYYY-MM-DD        harmony: the "Current date" line (omitted by default)
@@ -35,7 +51,108 @@ struct Options {
   std::string family;
   bool render = false, generation_prompt = true, thinking = true;
   std::string reasoning = "medium", date, model;
+  std::string system, max_tokens = "512", temperature = "0.7", top_p = "0.9", seed = "0", threads = "0";
 };
+
+/// A family's chat format behind two functions.
+struct AnyChat {
+  std::function<std::string(const std::vector<tokenizer::chat::Message>&)> render;
+  std::function<tokenizer::chat::ParsedReply(std::string_view)> parse;
+};
+
+template <class Format>
+AnyChat erase(Format f) {
+  return {[f](const std::vector<tokenizer::chat::Message>& m) { return f.render(m, true); },
+          [f](std::string_view out) { return f.parse(out); }};
+}
+
+std::optional<AnyChat> chat_format(const Options& o, std::string family) {
+  namespace chat = tokenizer::chat;
+  if (!o.family.empty()) family = o.family;
+  if (family == "harmony" || family == "gptoss" || family == "gpt_oss") {
+    chat::HarmonyChat h;
+    if (o.reasoning == "low") h.reasoning = chat::HarmonyChat::Reasoning::low;
+    else if (o.reasoning == "high") h.reasoning = chat::HarmonyChat::Reasoning::high;
+    h.date = o.date;
+    return erase(h);
+  }
+  if (family == "qwen3" || family == "qwen3_moe") return erase(chat::Qwen3Chat{o.thinking});
+  if (family == "deepseek_r1") return erase(chat::DeepSeekChat{true});
+  if (family == "deepseek_v3") return erase(chat::DeepSeekChat{false});
+  if (family == "llama3") return erase(chat::Llama3Chat{});
+  if (family == "llama4" || family == "llama4_text") return erase(chat::Llama4Chat{});
+  if (family == "mistral" || family == "mistral_v1" || family == "mixtral") return erase(chat::MistralChat{1});
+  if (family == "mistral_v3") return erase(chat::MistralChat{3});
+  return std::nullopt;
+}
+
+int interactive(const Options& o) {
+  const std::filesystem::path dir = o.model;
+  std::string model_type;
+  {
+    std::ifstream in(dir / "config.json");
+    model_type = nlohmann::json::parse(in).value("model_type", std::string());
+  }
+  auto fmt = chat_format(o, model_type);
+  if (!fmt) {
+    std::cerr << "templlm chat: no chat format for model_type '" << model_type
+              << "'; pass --family NAME\n";
+    return 2;
+  }
+  if (!std::filesystem::exists(dir / "tokenizer.json")) {
+    std::cerr << "templlm chat: " << dir.string() << " has no tokenizer.json\n";
+    return 1;
+  }
+  cpu::Backend be(unsigned(std::stoul(o.threads)));
+  auto model = load_any_model(be, dir, true);
+  const auto tok = tokenizer::Tokenizer::from_folder(dir);
+  runtime::GenerateOptions g;
+  g.max_tokens = std::stoi(o.max_tokens);
+  g.sampling.temperature = std::stof(o.temperature);
+  g.sampling.top_p = std::stof(o.top_p);
+  g.sampling.seed = std::stoull(o.seed);
+  const bool tty = isatty(1) != 0;
+  std::vector<tokenizer::chat::Message> history;
+  if (!o.system.empty()) history.push_back({"system", o.system});
+  std::string line;
+  for (int turn = 0;; ++turn) {
+    std::cout << "> " << std::flush;
+    if (!std::getline(std::cin, line) || line == "/quit") break;
+    if (line == "/reset") {
+      history.resize(o.system.empty() ? 0 : 1);
+      continue;
+    }
+    if (line.empty()) continue;
+    history.push_back({"user", line});
+    const auto enc = tok.encode(fmt->render(history));
+    // Reasoning (<think>...</think>) is dimmed on a terminal and marked otherwise.
+    std::string seen;
+    bool in_think = false;
+    auto show = [&](std::string_view piece) {
+      for (char c : piece) {
+        seen += c;
+        std::cout << c;
+        if (!in_think && seen.ends_with("<think>")) {
+          in_think = true;
+          std::cout << (tty ? "\033[2m" : "");
+        } else if (in_think && seen.ends_with("</think>")) {
+          in_think = false;
+          std::cout << (tty ? "\033[0m" : "");
+        }
+      }
+      std::cout << std::flush;
+      return true;
+    };
+    g.sampling.seed += std::uint64_t(turn);
+    const auto r = runtime::generate(*model, {enc.begin(), enc.end()}, g,
+                                     [&](int, std::string_view p) { return show(p); }, &tok);
+    std::cout << (tty && in_think ? "\033[0m" : "") << "\n";
+    history.push_back({"assistant", fmt->parse(r.text).content});
+    if (r.stop == runtime::StopReason::max_tokens)
+      std::cerr << "[stopped after " << r.tokens.size() << " tokens]\n";
+  }
+  return 0;
+}
 
 template <class Format>
 int print(const Format& f, const std::vector<tokenizer::chat::Message>& msgs, const Options& o) {
@@ -99,13 +216,26 @@ int chat_main(int argc, char** argv) {
       o.date = *v;
     } else if (a == "--model" && (v = value())) {
       o.model = *v;
+    } else if (a == "--system" && (v = value())) {
+      o.system = *v;
+    } else if (a == "--max-tokens" && (v = value())) {
+      o.max_tokens = *v;
+    } else if (a == "--temperature" && (v = value())) {
+      o.temperature = *v;
+    } else if (a == "--top-p" && (v = value())) {
+      o.top_p = *v;
+    } else if (a == "--seed" && (v = value())) {
+      o.seed = *v;
+    } else if (a == "--threads" && (v = value())) {
+      o.threads = *v;
     } else {
       std::cerr << "templlm chat: bad argument '" << a << "'\n" << chat_help;
       return 2;
     }
   }
+  if (!o.render && !o.model.empty()) return interactive(o);
   if (!o.render) {
-    std::cerr << "templlm chat: only --render is implemented so far\n" << chat_help;
+    std::cerr << "templlm chat: give --render or --model DIR\n" << chat_help;
     return 2;
   }
   if (o.family.empty()) {

@@ -9,4 +9,5 @@ int info_main(int argc, char** argv);
 int logits_main(int argc, char** argv);
 int tokenize_main(int argc, char** argv);
 int chat_main(int argc, char** argv);
+int generate_main(int argc, char** argv);
 }  // namespace templlm::cli

@@ -24,6 +24,7 @@ constexpr Command commands[] = {
     {"logits", templlm::cli::logits_main, "score token ids, write float32 logits to .npy"},
     {"tokenize", templlm::cli::tokenize_main, "encode JSON strings to ids (or --decode)"},
     {"chat", templlm::cli::chat_main, "render a conversation in a family's chat format"},
+    {"generate", templlm::cli::generate_main, "continue a prompt (default: the embedded demo model)"},
 };
 
 int usage(std::ostream& out) {

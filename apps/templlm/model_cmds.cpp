@@ -5,6 +5,8 @@
 #include <chrono>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <map>
+#include <set>
 #include <sstream>
 #include <templlm/io/npy.hpp>
 #include <templlm/kernels/cpu/backend.hpp>
@@ -18,7 +20,7 @@ namespace templlm::cli {
 namespace {
 
 /// Everything this binary can load: the real descriptions, the dense sizes and the tiny twins.
-using Compiled = decltype(concat(concat(model::AllModels{}, model::DenseModels{}), model::TinyModels{}));
+using Compiled = model::LoadableModels;
 
 std::vector<int> parse_ids(const std::string& text) {
   std::vector<int> ids;
@@ -74,6 +76,15 @@ int info_main(int argc, char** argv) {
     out["total_params"] = d.params.total;
     out["active_params"] = d.params.active;
     out["runnable"] = d.runnable;
+    // KV cache per token over all layers at full context, from each attention policy's cache
+    // widths (MLA: the latent + rope key; GQA: K and V).
+    if constexpr (layers::runnable<M>) {
+      using A = layers::Attention<M, cpu::Backend>;
+      const std::int64_t floats = std::int64_t(M::dims.layers) * (A::cache_k_width + A::cache_v_width);
+      out["kv_cache_values_per_token"] = floats;
+      out["kv_cache_bytes_per_token_bf16"] = floats * 2;
+      out["kv_cache_bytes_per_token_f32"] = floats * 4;
+    }
   });
   const auto store = io::WeightStore::open(dir);
   std::uint64_t total = 0;
@@ -84,6 +95,31 @@ int info_main(int argc, char** argv) {
   out["weight_bytes"] = total;
   out["weight_gib"] = double(total) / double(1ull << 30);
   out["tensors"] = store.names().size();
+  // Storage formats: U8 "<name>_blocks" with a U8 "<name>_scales" sibling is MXFP4 (GPT-OSS's
+  // experts, used compressed through WeightViews into the mmap); "expert_formats" lists the
+  // formats of the tensors under an ".experts." block.
+  {
+    std::map<std::string, std::uint64_t> formats;
+    std::set<std::string> expert_formats;
+    for (const auto& name : store.names()) {
+      const auto& t = store.get(name);
+      std::string format(dtype_name(t.dtype));
+      const auto ends_with = [&](std::string_view s) {
+        return name.size() >= s.size() && name.compare(name.size() - s.size(), s.size(), s) == 0;
+      };
+      const std::string stem = name.substr(0, name.rfind('_'));
+      if (t.dtype == DType::u8 && ((ends_with("_blocks") && store.find(stem + "_scales")) ||
+                                   (ends_with("_scales") && store.find(stem + "_blocks"))))
+        format = "MXFP4";
+      formats[format] += t.bytes.size();
+      if (name.find(".experts.") != std::string::npos && !ends_with("_bias") &&
+          !ends_with(".bias"))
+        expert_formats.insert(format);
+    }
+    for (const auto& [format, bytes] : formats) out["formats"][format] = bytes;
+    if (!expert_formats.empty())
+      out["expert_formats"] = std::vector<std::string>(expert_formats.begin(), expert_formats.end());
+  }
   std::cout << out.dump(2) << "\n";
   return 0;
 }

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstring>
 #include <memory>
 #include <numeric>
 #include <string>
@@ -186,6 +187,121 @@ TEST_F(CudaOps, LinearSpanningSeveralDecodeBlocks) {
   cpu_.linear(y.cpu(), x.cpu(), w.view);
   gpu().linear(y.gpu(), x.gpu(), dw);
   EXPECT_LE(y.error(gpu()), op_tolerance);
+}
+
+/// Raw bytes with a host view over them (for quantised and transposed storage).
+struct RawWeight {
+  std::vector<std::byte> data, scales;
+  WeightView<Host> view;
+};
+
+RawWeight random_bytes_weight(std::int64_t bytes, std::uint32_t seed) {
+  RawWeight w;
+  std::mt19937 rng(seed);
+  w.data.resize(std::size_t(bytes));
+  for (auto& b : w.data) b = std::byte(rng() & 0xff);
+  return w;
+}
+
+/// FP8 e4m3 [n, k] with fp32 scales per block x block tile (no NaN codes).
+RawWeight fp8_block_weight(std::int64_t n, std::int64_t k, int block, std::uint32_t seed) {
+  RawWeight w = random_bytes_weight(n * k, seed);
+  for (auto& b : w.data)
+    if ((std::uint8_t(b) & 0x7f) == 0x7f) b = std::byte(0x3c);
+  const std::int64_t sr = (n + block - 1) / block, sc = (k + block - 1) / block;
+  std::vector<float> s(std::size_t(sr * sc));
+  std::mt19937 rng(seed + 1);
+  std::uniform_real_distribution<float> dist(0.001f, 0.05f);
+  for (auto& v : s) v = dist(rng);
+  w.scales.resize(s.size() * 4);
+  std::memcpy(w.scales.data(), s.data(), w.scales.size());
+  w.view.dtype = DType::f8_e4m3;
+  w.view.rank = 2;
+  w.view.shape = {n, k, 0, 0};
+  w.view.data = w.data.data();
+  w.view.quant = Quant::fp8_block;
+  w.view.block = block;
+  w.view.scales = w.scales.data();
+  w.view.scale_ld = sc;
+  return w;
+}
+
+/// MXFP4 [n, k] (k a multiple of 32): two e2m1 values a byte, an e8m0 scale per 32.
+RawWeight mxfp4_weight(std::int64_t n, std::int64_t k, std::uint32_t seed) {
+  RawWeight w = random_bytes_weight(n * k / 2, seed);
+  std::mt19937 rng(seed + 1);
+  w.scales.resize(std::size_t(n * k / 32));
+  for (auto& b : w.scales) b = std::byte(118 + rng() % 10);  // 2^-9 .. 2^0
+  w.view.dtype = DType::u8;
+  w.view.rank = 2;
+  w.view.shape = {n, k, 0, 0};
+  w.view.data = w.data.data();
+  w.view.quant = Quant::mxfp4;
+  w.view.ld = k;
+  w.view.scales = w.scales.data();
+  w.view.scale_ld = k / 32;
+  return w;
+}
+
+TEST_F(CudaOps, LinearReadsEveryStoredLayout) {
+  const std::int64_t n = 45, k = 96, rows = 13;
+  std::uint32_t seed = 400;
+  auto stacked = make_weight(DType::bf16, {2 * n, k}, ++seed);               // [2N, K]
+  auto in_out = make_weight(DType::bf16, {k, 2 * n}, ++seed);                // stored [K, 2N]
+  WeightView<Host> transposed = in_out.view;
+  transposed.shape = {2 * n, k, 0, 0};
+  transposed.transposed = true;
+  transposed.ld = 2 * n;
+  auto f32 = make_weight(DType::f32, {n + 3, k}, ++seed);
+  auto f8 = random_bytes_weight(n * k, ++seed);
+  for (auto& b : f8.data)
+    if ((std::uint8_t(b) & 0x7f) == 0x7f) b = std::byte(0x01);
+  f8.view.dtype = DType::f8_e4m3;
+  f8.view.rank = 2;
+  f8.view.shape = {n, k, 0, 0};
+  f8.view.data = f8.data.data();
+  auto fp8 = fp8_block_weight(2 * n, k, 16, ++seed);
+  auto fp4 = mxfp4_weight(2 * n, k, ++seed);
+
+  struct Case {
+    const char* what;
+    WeightView<Host> host;
+  };
+  const Case cases[] = {
+      {"bf16 odd rows (interleaved gate/up)", stacked.view.rows(1, n, 2)},
+      {"bf16 transposed, first half", transposed.rows(0, n)},
+      {"bf16 transposed, second half", transposed.rows(n, n)},
+      {"f32 rows 3..", f32.view.rows(3, n)},
+      {"plain f8_e4m3", f8.view},
+      {"fp8 blocks, rows 5..", fp8.view.rows(5, n)},
+      {"mxfp4 even rows", fp4.view.rows(0, n, 2)},
+      {"mxfp4 rows 7..", fp4.view.rows(7, n)},
+  };
+  Twin x(gpu(), rows, k, ++seed);
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.what);
+    Twin y(gpu(), rows, n, std::vector<float>(std::size_t(rows * n)));
+    cpu_.linear(y.cpu(), x.cpu(), c.host);
+    gpu().linear(y.gpu(), x.gpu(), gpu().upload(c.host));
+    EXPECT_LE(y.error(gpu()), op_tolerance);
+  }
+  // Row selections of weights already on the device (the MXFP4 expert layout does this).
+  const struct {
+    const char* what;
+    WeightView<Host> whole;
+    std::int64_t first, step;
+  } device_rows[] = {{"device rows of mxfp4", fp4.view, 1, 2},
+                     {"device rows of fp8 blocks", fp8.view, 20, 1},
+                     {"device rows of f32", f32.view, 2, 1},
+                     {"device rows of bf16", stacked.view, 1, 2}};
+  for (const auto& c : device_rows) {
+    SCOPED_TRACE(c.what);
+    const auto whole = gpu().upload(c.whole);
+    Twin y(gpu(), rows, n, std::vector<float>(std::size_t(rows * n)));
+    cpu_.linear(y.cpu(), x.cpu(), c.whole.rows(c.first, n, c.step));
+    gpu().linear(y.gpu(), x.gpu(), whole.rows(c.first, n, c.step));
+    EXPECT_LE(y.error(gpu()), op_tolerance);
+  }
 }
 
 // --- rope -------------------------------------------------------------------------------------
@@ -430,6 +546,65 @@ TEST_F(CudaOps, MoeExpertsGroupOnTheDeviceAndSumInAscendingExpertOrder) {
                       gpu_experts, c.expert, c.input_scale);
     EXPECT_EQ(out.download(gpu()), first);
   }
+}
+
+TEST_F(CudaOps, MoeExpertsOnMxfp4RowsOfStackedTensorsWithBiases) {
+  // GPT-OSS's layout: gate/up interleaved rows of one [E*2I, H] MXFP4 tensor, down rows of one
+  // [E*H, I] tensor, fp32 biases, the clamped activation, softmax after top-k.
+  const std::int64_t e_count = 5, h = 64, inter = 32, t = 19;
+  const cfg::TopK router{.experts = 5, .active = 2, .score_after_topk = true};
+  const cfg::SwiGlu f{.intermediate = 32, .bias = true, .clamp = 7.0f, .alpha = 1.702f};
+  auto gate_up = mxfp4_weight(e_count * 2 * inter, h, 500);
+  auto down = mxfp4_weight(e_count * h, inter, 502);
+  const auto d_gate_up = gpu().upload(gate_up.view), d_down = gpu().upload(down.view);
+  std::vector<std::vector<float>> biases;
+  for (int i = 0; i < 3 * e_count; ++i)
+    biases.push_back(random_floats(std::size_t(i % 3 == 2 ? h : inter), 510 + i));
+  auto vector_view = [](const std::vector<float>& v) {
+    WeightView<Host> w;
+    w.dtype = DType::f32;
+    w.rank = 1;
+    w.shape[0] = std::int64_t(v.size());
+    w.data = reinterpret_cast<const std::byte*>(v.data());
+    return w;
+  };
+  std::vector<ExpertWeights<Host>> cpu_experts;
+  std::vector<ExpertWeights<Device>> gpu_experts;
+  for (std::int64_t e = 0; e < e_count; ++e) {
+    ExpertWeights<Host> c;
+    c.gate = gate_up.view.rows(e * 2 * inter, inter, 2);
+    c.up = gate_up.view.rows(e * 2 * inter + 1, inter, 2);
+    c.down = down.view.rows(e * h, h);
+    c.gate_bias = vector_view(biases[3 * e]);
+    c.up_bias = vector_view(biases[3 * e + 1]);
+    c.down_bias = vector_view(biases[3 * e + 2]);
+    cpu_experts.push_back(c);
+    ExpertWeights<Device> g;
+    g.gate = d_gate_up.rows(e * 2 * inter, inter, 2);
+    g.up = d_gate_up.rows(e * 2 * inter + 1, inter, 2);
+    g.down = d_down.rows(e * h, h);
+    for (auto [dst, i] : {std::pair{&g.gate_bias, 0}, std::pair{&g.up_bias, 1}, std::pair{&g.down_bias, 2}}) {
+      *dst = WeightView<Device>{};
+      dst->dtype = DType::f32;
+      dst->rank = 1;
+      dst->shape[0] = std::int64_t(biases[3 * e + i].size());
+      dst->data = reinterpret_cast<const std::byte*>(gpu().upload_f32(vector_view(biases[3 * e + i])));
+    }
+    gpu_experts.push_back(g);
+  }
+  Twin logits(gpu(), t, e_count, 520, 2.0f);
+  std::vector<int> ids(std::size_t(t * router.active));
+  Twin weights(gpu(), t, router.active, std::vector<float>(ids.size()));
+  cpu_.route_topk(MatrixView<int, Host>(ids.data(), t, router.active), weights.cpu(), logits.cpu(), router);
+  gpu::DeviceBuffer<int> gids;
+  gpu().copy_from_host(gids, std::span<const int>(ids));
+  gpu().copy_from_host(weights.device, std::span<const float>(weights.host));
+  Twin x(gpu(), t, h, 521), out(gpu(), t, h, 522);
+  cpu_.moe_experts(out.cpu(), x.cpu(), MatrixView<const int, Host>(ids.data(), t, router.active),
+                   weights.cpu(), cpu_experts, f, false);
+  gpu().moe_experts(out.gpu(), x.gpu(), MatrixView<const int, Device>(gids.data(), t, router.active),
+                    weights.gpu(), gpu_experts, f, false);
+  EXPECT_LE(out.error(gpu()), op_tolerance);
 }
 
 }  // namespace

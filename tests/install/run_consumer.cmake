@@ -12,3 +12,7 @@ run(${CMAKE_COMMAND} -S ${CONSUMER_SOURCE} -B ${WORK_DIR}/build -DCMAKE_BUILD_TY
     -DCMAKE_PREFIX_PATH=${WORK_DIR}/prefix -DEXPECT_CUDA=${CUDA_ENABLED})
 run(${CMAKE_COMMAND} --build ${WORK_DIR}/build -j2)
 run(${WORK_DIR}/build/consumer)
+# examples/host_app, the ~40-line chat program, must build against the installed package too.
+run(${CMAKE_COMMAND} -S ${HOST_APP_SOURCE} -B ${WORK_DIR}/host_app -DCMAKE_BUILD_TYPE=Release
+    -DCMAKE_PREFIX_PATH=${WORK_DIR}/prefix)
+run(${CMAKE_COMMAND} --build ${WORK_DIR}/host_app -j2)

@@ -65,6 +65,9 @@ struct Gqa {
 /// Multi-head latent attention (DeepSeek-V3).
 struct Mla {
   int heads, q_lora_rank, kv_lora_rank, qk_nope_dim, qk_rope_dim, v_head_dim;
+  /// The RoPE table's dim: HF sets config.head_dim = qk_rope_head_dim (checked equal in
+  /// layers/attention/mla.hpp).
+  int head_dim = 0;
 };
 
 enum class Score { softmax, sigmoid };
@@ -146,7 +149,7 @@ struct TensorPrefix {
 /// One config.json field the description pins. `key` may list alternatives separated by '|'
 /// and nested keys with '.', e.g. "rope_theta|rope_parameters.rope_theta".
 struct HfField {
-  enum class Kind { number, boolean, text, null_or_absent };
+  enum class Kind { number, boolean, text, null_or_absent, text_cycle };
   std::string_view key;
   Kind kind = Kind::number;
   double number = 0.0;
@@ -161,6 +164,11 @@ constexpr HfField text(std::string_view key, std::string_view v) {
 }
 constexpr HfField null_or_absent(std::string_view key) {
   return {key, HfField::Kind::null_or_absent};
+}
+/// An array of `count` strings repeating the ','-separated `cycle` (config.json "layer_types":
+/// text_cycle("layer_types", "sliding_attention,full_attention", 36)).
+constexpr HfField text_cycle(std::string_view key, std::string_view cycle, int count) {
+  return {key, HfField::Kind::text_cycle, double(count), cycle};
 }
 
 }  // namespace templlm::cfg

@@ -191,6 +191,29 @@ class HfConfig {
         case Kind::null_or_absent:
           if (!absent) report("null or absent", detail::brief_json(*v));
           break;
+        case Kind::text_cycle: {
+          // element i must equal piece i % pieces of the ','-separated cycle
+          const std::vector<std::string_view> cycle = detail::split(f.text, ',');
+          const auto count = static_cast<std::size_t>(f.number);
+          std::string expected = "[";
+          for (std::size_t i = 0; i < std::min<std::size_t>(count, cycle.size()); ++i)
+            expected += (i ? ", \"" : "\"") + std::string(cycle[i]) + "\"";
+          expected += count > cycle.size() ? ", ...] (" + std::to_string(count) + " entries)" : "]";
+          if (absent) {
+            report(expected, "missing");
+          } else if (!v->is_array() || v->size() != count) {
+            report(expected, detail::brief_json(*v));
+          } else {
+            for (std::size_t i = 0; i < count; ++i) {
+              const auto& e = (*v)[i];
+              if (!e.is_string() || e.get<std::string>() != cycle[i % cycle.size()]) {
+                report(expected, "entry " + std::to_string(i) + " is " + detail::brief_json(e));
+                break;
+              }
+            }
+          }
+          break;
+        }
       }
     }
     return out;

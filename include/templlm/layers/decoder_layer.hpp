@@ -12,6 +12,7 @@
 #include "../core/tensor_source.hpp"
 #include "attention/attention.hpp"
 #include "attention/gqa.hpp"
+#include "attention/mla.hpp"
 #include "dense_ffn.hpp"
 #include "moe/moe_block.hpp"
 

@@ -52,7 +52,9 @@ inline RopeTable rope_table(const cfg::YarnRope& r, int dim) {
     const float pos_freq = std::pow(float(base), float(2 * i) / float(dim));
     const float extrapolation = 1.0f / pos_freq;
     const float interpolation = 1.0f / (float(factor) * pos_freq);
-    const float ramp = std::clamp((float(i) - float(low)) / (float(high) - float(low)), 0.0f, 1.0f);
+    // HF: (arange_f32 - low) / (high - low) with the Python-double difference cast to fp32 once
+    // (float(high) - float(low) differs in the last bit for GPT-OSS's untruncated range).
+    const float ramp = std::clamp((float(i) - float(low)) / float(high - low), 0.0f, 1.0f);
     const float extrapolation_factor = 1.0f - ramp;
     inv[i] = interpolation * (1.0f - extrapolation_factor) + extrapolation * extrapolation_factor;
   }

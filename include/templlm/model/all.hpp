@@ -10,21 +10,32 @@
 #include "../core/type_list.hpp"
 #include "deepseek_v3.hpp"
 #include "gpt_oss.hpp"
+#include "llama3.hpp"
 #include "llama4.hpp"
 #include "mixtral.hpp"
 #include "params.hpp"
+#include "qwen2.hpp"
 #include "qwen3.hpp"
 #include "qwen3_moe.hpp"
 
 namespace templlm::model {
 
 using AllModels = TypeList<GptOss120B, GptOss20B, DeepSeekV3, Qwen3_235B_A22B, Qwen3_30B_A3B,
-                           Llama4Scout, Llama4Maverick, Mixtral8x22B, Mixtral8x7B>;
+                           Llama4Scout, Llama4Maverick, Llama4ScoutText, Llama4MaverickText,
+                           Mixtral8x22B, Mixtral8x7B>;
 
 using DenseModels = TypeList<Qwen3_0_6B, Qwen3_1_7B, Qwen3_4B, Qwen3_8B, Qwen3_14B, Qwen3_32B>;
 
 using TinyModels = TypeList<GptOssTiny, DeepSeekV3Tiny, Qwen3MoeTiny, Qwen3Tiny, Llama4ScoutTiny,
-                            Llama4MaverickTiny, MixtralTiny>;
+                            Llama4MaverickTiny, MixtralTiny, Llama4ScoutTinyText>;
+
+/// The embedded demo model (models/demo), which `templlm generate` uses without --model.
+using DemoModels = TypeList<TemplDemo>;
+
+/// The dense DeepSeek-R1 distills (plain Qwen2 / Llama 3.1) and their tiny twins.
+using DistillModels = TypeList<DeepSeekR1DistillQwen1_5B, DeepSeekR1DistillQwen7B, DeepSeekR1DistillQwen14B,
+                               DeepSeekR1DistillQwen32B, DeepSeekR1DistillLlama8B, DeepSeekR1DistillLlama70B,
+                               Qwen2Tiny, Llama3Tiny>;
 
 namespace detail {
 template <class... Ms>
@@ -37,8 +48,16 @@ static_assert(detail::all_describe_models(AllModels{}),
               "templlm: every AllModels entry must satisfy ModelDescription");
 static_assert(detail::all_describe_models(DenseModels{}),
               "templlm: every DenseModels entry must satisfy ModelDescription");
+static_assert(detail::all_describe_models(DistillModels{}),
+              "templlm: every DistillModels entry must satisfy ModelDescription");
+
+/// Every description a full `templlm` binary can load: the one list the CLI folds over.
+using LoadableModels = decltype(concat(
+    concat(concat(concat(AllModels{}, DenseModels{}), DistillModels{}), DemoModels{}), TinyModels{}));
 static_assert(detail::all_describe_models(TinyModels{}),
               "templlm: every TinyModels entry must satisfy ModelDescription");
+static_assert(detail::all_describe_models(DemoModels{}),
+              "templlm: every DemoModels entry must satisfy ModelDescription");
 
 // Published parameter counts, each counted the way its publisher counts. param_count<M>()
 // includes the input embedding, the output head and every norm; `active` counts the router,

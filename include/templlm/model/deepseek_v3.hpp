@@ -90,7 +90,7 @@ struct DeepSeekV3 : DeepSeekV3Family {
       .layout = cfg::RopeLayout::interleaved};
   static constexpr cfg::Mla attention{
       .heads = 128, .q_lora_rank = 1536, .kv_lora_rank = 512,
-      .qk_nope_dim = 128, .qk_rope_dim = 64, .v_head_dim = 128};
+      .qk_nope_dim = 128, .qk_rope_dim = 64, .v_head_dim = 128, .head_dim = 64};
   static constexpr cfg::GroupedTopK router{
       .experts = 256, .active = 8, .groups = 8, .groups_active = 4,
       .score = cfg::Score::sigmoid, .renormalize = true, .routed_scale = 2.5f,
@@ -108,9 +108,10 @@ struct DeepSeekV3 : DeepSeekV3Family {
 /// DeepSeek-R1 (and R1-0528) is the V3 architecture with other weights: one description.
 using DeepSeekR1 = DeepSeekV3;
 
-/// Tiny twin for tests: tests/data/models/deepseek-v3-tiny. 16 experts in 4 groups of 4, so
-/// that group selection (2 of 4) changes which experts can win; RoPE, router scaling and eps as
-/// in the real model.
+/// Tiny twin for tests: tests/data/models/deepseek-v3-tiny (tools/fixture_families/deepseek.py,
+/// released FP8 layout). 16 experts in 4 groups of 4, so that group selection (2 of 4) changes
+/// which experts can win; RoPE, router scaling and eps as in the real model. The file also holds
+/// an MTP layer model.layers.4.* (layers/mtp.hpp).
 struct DeepSeekV3Tiny : DeepSeekV3Family {
   static constexpr std::string_view name = "deepseek-v3-tiny";
   static constexpr cfg::Dims dims{.hidden = 64, .vocab = 512, .layers = 4};
@@ -121,14 +122,15 @@ struct DeepSeekV3Tiny : DeepSeekV3Family {
       .layout = cfg::RopeLayout::interleaved};
   static constexpr cfg::Mla attention{
       .heads = 4, .q_lora_rank = 48, .kv_lora_rank = 32,
-      .qk_nope_dim = 16, .qk_rope_dim = 8, .v_head_dim = 16};
+      .qk_nope_dim = 16, .qk_rope_dim = 8, .v_head_dim = 16, .head_dim = 8};
   static constexpr cfg::GroupedTopK router{
       .experts = 16, .active = 4, .groups = 4, .groups_active = 2,
       .score = cfg::Score::sigmoid, .renormalize = true, .routed_scale = 2.5f,
       .correction_bias = true};
   static constexpr cfg::SwiGlu expert{.intermediate = 32};
   static constexpr cfg::SharedExpert shared{.count = 1, .intermediate = 32};
-  static constexpr cfg::SwiGlu dense_ffn{.intermediate = 96};
+  // 160 > 128: the dense MLP's FP8 scales have a full and a partial block.
+  static constexpr cfg::SwiGlu dense_ffn{.intermediate = 160};
   static constexpr int first_k_dense_replace = 1;
   static constexpr cfg::LayerPlan layer(int i) {
     return {cfg::Mixer::full, i < first_k_dense_replace ? cfg::Ffn::dense : cfg::Ffn::moe};

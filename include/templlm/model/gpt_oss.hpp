@@ -29,10 +29,20 @@ constexpr cfg::LayerPlan gpt_oss_layer(int i, int sliding_window) {
                     : cfg::LayerPlan{cfg::Mixer::full, cfg::Ffn::moe};
 }
 
-/// The config.json fields a GPT-OSS description pins. layer_types (an array) cannot be an
-/// HfField; the loader validates it against layer(i).
+/// True when layer(i) is the [sliding, full] cycle that the pinned layer_types spells out.
+template <class M>
+constexpr bool gpt_oss_plan_is_alternating() {
+  for (int i = 0; i < M::dims.layers; ++i)
+    if (M::layer(i).mixer != (i % 2 == 0 ? cfg::Mixer::sliding : cfg::Mixer::full)) return false;
+  return true;
+}
+
+/// The config.json fields a GPT-OSS description pins, layer_types included (a text_cycle
+/// checked against the plan of layer(i) at compile time).
 template <class M>
 constexpr auto gpt_oss_hf_fields() {
+  static_assert(gpt_oss_plan_is_alternating<M>(),
+                "templlm: GPT-OSS layer_types pins [sliding, full] repeated; layer(i) disagrees");
   return std::array{
       cfg::text("model_type", "gpt_oss"),
       cfg::number("hidden_size", M::dims.hidden),
@@ -47,6 +57,7 @@ constexpr auto gpt_oss_hf_fields() {
       cfg::number("num_experts_per_tok|experts_per_token", M::router.active),
       cfg::number("rms_norm_eps", M::norm.eps),
       cfg::number("sliding_window", M::layer(0).window),
+      cfg::text_cycle("layer_types", "sliding_attention,full_attention", M::dims.layers),
       cfg::number("swiglu_limit", M::expert.clamp),
       cfg::number("rope_theta|rope_parameters.rope_theta", M::rope.theta),
       cfg::text("rope_scaling.rope_type|rope_parameters.rope_type", "yarn"),

@@ -36,29 +36,35 @@ constexpr std::array<cfg::HfField, A + B> join_hf_fields(const std::array<cfg::H
 }
 
 /// Fields every Llama 4 description pins. The text model's fields live under "text_config" in
-/// the multimodal config.json. Arrays cannot be HfFields: no_rope_layers, layer_types and
-/// moe_layers are left to the loader, which validates them against layer(i).
+/// the multimodal config.json (at the top level of a text-only one). Arrays cannot be HfFields:
+/// no_rope_layers, layer_types and moe_layers are not checked at load time;
+/// tests/unit/models/llama4_test.cpp checks the tiny fixtures' arrays against layer(i).
 /// attn_temperature_tuning is not pinned either: Scout stores it as the number 4 (truthy).
 template <class M>
 constexpr auto llama4_common_hf_fields() {
   return std::array{
-      cfg::text("model_type", "llama4"),
-      cfg::text("text_config.model_type", "llama4_text"),
-      cfg::number("text_config.hidden_size", M::dims.hidden),
-      cfg::number("text_config.vocab_size", M::dims.vocab),
-      cfg::number("text_config.num_hidden_layers", M::dims.layers),
-      cfg::number("text_config.num_attention_heads", M::attention.heads),
-      cfg::number("text_config.num_key_value_heads", M::attention.kv_heads),
-      cfg::number("text_config.head_dim", M::attention.head_dim),
-      cfg::flag("text_config.use_qk_norm", M::attention.qk_norm == cfg::QkNorm::l2),
-      cfg::number("text_config.intermediate_size", M::expert.intermediate),
-      cfg::number("text_config.num_local_experts", M::router.experts),
-      cfg::number("text_config.num_experts_per_tok", M::router.active),
-      cfg::number("text_config.interleave_moe_layer_step", M::interleave_moe_layer_step),
-      cfg::number("text_config.attention_chunk_size", M::layer(0).window),
-      cfg::number("text_config.rms_norm_eps", M::norm.eps),
-      cfg::number("text_config.rope_theta|text_config.rope_parameters.rope_theta", M::rope.theta),
-      cfg::flag("text_config.attention_bias", false),
+      // Multimodal: {"model_type": "llama4", "text_config": {"model_type": "llama4_text", ...}}.
+      // Text-only (Llama4ForCausalLM): "llama4_text" at the top level and no text_config. Every
+      // other key below names both spellings ("text_config.X|X").
+      cfg::text("model_type", M::hf_model_type),
+      M::hf_model_type == std::string_view("llama4")
+          ? cfg::text("text_config.model_type", "llama4_text")
+          : cfg::null_or_absent("text_config"),
+      cfg::number("text_config.hidden_size|hidden_size", M::dims.hidden),
+      cfg::number("text_config.vocab_size|vocab_size", M::dims.vocab),
+      cfg::number("text_config.num_hidden_layers|num_hidden_layers", M::dims.layers),
+      cfg::number("text_config.num_attention_heads|num_attention_heads", M::attention.heads),
+      cfg::number("text_config.num_key_value_heads|num_key_value_heads", M::attention.kv_heads),
+      cfg::number("text_config.head_dim|head_dim", M::attention.head_dim),
+      cfg::flag("text_config.use_qk_norm|use_qk_norm", M::attention.qk_norm == cfg::QkNorm::l2),
+      cfg::number("text_config.intermediate_size|intermediate_size", M::expert.intermediate),
+      cfg::number("text_config.num_local_experts|num_local_experts", M::router.experts),
+      cfg::number("text_config.num_experts_per_tok|num_experts_per_tok", M::router.active),
+      cfg::number("text_config.interleave_moe_layer_step|interleave_moe_layer_step", M::interleave_moe_layer_step),
+      cfg::number("text_config.attention_chunk_size|attention_chunk_size", M::layer(0).window),
+      cfg::number("text_config.rms_norm_eps|rms_norm_eps", M::norm.eps),
+      cfg::number("text_config.rope_theta|text_config.rope_parameters.rope_theta|rope_theta|rope_parameters.rope_theta", M::rope.theta),
+      cfg::flag("text_config.attention_bias|attention_bias", false),
       cfg::flag("text_config.tie_word_embeddings|tie_word_embeddings", M::tied_embeddings),
   };
 }
@@ -67,21 +73,18 @@ constexpr auto llama4_common_hf_fields() {
 template <class M>
 constexpr auto llama4_scout_hf_fields() {
   return join_hf_fields(llama4_common_hf_fields<M>(), std::array{
-      cfg::text("text_config.rope_scaling.rope_type|text_config.rope_parameters.rope_type",
+      cfg::text("text_config.rope_scaling.rope_type|text_config.rope_parameters.rope_type|rope_scaling.rope_type|rope_parameters.rope_type",
                 "llama3"),
-      cfg::number("text_config.rope_scaling.factor|text_config.rope_parameters.factor",
+      cfg::number("text_config.rope_scaling.factor|text_config.rope_parameters.factor|rope_scaling.factor|rope_parameters.factor",
                   M::rope.factor),
-      cfg::number("text_config.rope_scaling.low_freq_factor|"
-                  "text_config.rope_parameters.low_freq_factor",
+      cfg::number("text_config.rope_scaling.low_freq_factor|text_config.rope_parameters.low_freq_factor|rope_scaling.low_freq_factor|rope_parameters.low_freq_factor",
                   M::rope.low_freq_factor),
-      cfg::number("text_config.rope_scaling.high_freq_factor|"
-                  "text_config.rope_parameters.high_freq_factor",
+      cfg::number("text_config.rope_scaling.high_freq_factor|text_config.rope_parameters.high_freq_factor|rope_scaling.high_freq_factor|rope_parameters.high_freq_factor",
                   M::rope.high_freq_factor),
-      cfg::number("text_config.rope_scaling.original_max_position_embeddings|"
-                  "text_config.rope_parameters.original_max_position_embeddings",
+      cfg::number("text_config.rope_scaling.original_max_position_embeddings|text_config.rope_parameters.original_max_position_embeddings|rope_scaling.original_max_position_embeddings|rope_parameters.original_max_position_embeddings",
                   M::rope.original_context),
-      cfg::number("text_config.floor_scale", M::attention.temperature.floor_scale),
-      cfg::number("text_config.attn_scale", M::attention.temperature.attn_scale),
+      cfg::number("text_config.floor_scale|floor_scale", M::attention.temperature.floor_scale),
+      cfg::number("text_config.attn_scale|attn_scale", M::attention.temperature.attn_scale),
   });
 }
 
@@ -90,8 +93,8 @@ constexpr auto llama4_scout_hf_fields() {
 template <class M>
 constexpr auto llama4_maverick_hf_fields() {
   return join_hf_fields(llama4_common_hf_fields<M>(), std::array{
-      cfg::null_or_absent("text_config.rope_scaling"),
-      cfg::number("text_config.intermediate_size_mlp", M::dense_ffn.intermediate),
+      cfg::null_or_absent("text_config.rope_scaling|rope_scaling"),
+      cfg::number("text_config.intermediate_size_mlp|intermediate_size_mlp", M::dense_ffn.intermediate),
   });
 }
 }  // namespace detail
@@ -100,10 +103,17 @@ constexpr auto llama4_maverick_hf_fields() {
 struct Llama4Family {
   /// How the publisher counts active parameters: Meta counts the embedding as active.
   static constexpr bool active_counts_embedding = true;
+  /// The released multimodal checkpoint; its vision tower ("vision_model.",
+  /// "multi_modal_projector.") is not loaded (images are not supported yet).
   static constexpr std::string_view hf_architecture = "Llama4ForConditionalGeneration";
+  static constexpr std::string_view hf_model_type = "llama4";
   static constexpr cfg::MoeNames moe_names = detail::llama4_moe_names;
   static constexpr cfg::TensorPrefix prefix{
       .model = "language_model.model.", .lm_head = "language_model.lm_head.weight"};
+  static constexpr std::string_view unsupported_tensors_prefix = "vision_model.";
+  static constexpr std::string_view unsupported_tensors_note =
+      "templlm: note: this Llama 4 checkpoint carries a vision tower; only the text model is "
+      "loaded (images are not supported yet)";
   static constexpr bool tied_embeddings = false;
 };
 
@@ -217,6 +227,47 @@ struct Llama4MaverickTiny : Llama4Family {
   }
   static constexpr auto hf_fields() {
     return detail::llama4_maverick_hf_fields<Llama4MaverickTiny>();
+  }
+};
+
+/// The text-only checkpoint layout (Llama4ForCausalLM, as transformers saves the text model of a
+/// Llama 4 release): the same numbers, tensors under "model." / "lm_head.weight" and the text
+/// config at the top level of config.json (model_type "llama4_text", no text_config). Each
+/// text-only description redeclares exactly these members of its multimodal twin.
+struct Llama4TextOnlyLayout {
+  static constexpr std::string_view hf_architecture = "Llama4ForCausalLM";
+  static constexpr std::string_view hf_model_type = "llama4_text";
+  static constexpr cfg::TensorPrefix prefix{};  // "model.", "lm_head.weight"
+};
+
+/// Llama-4-Scout-17B-16E, text-only layout.
+struct Llama4ScoutText : Llama4Scout {
+  static constexpr std::string_view name = "llama4-scout-text";
+  static constexpr std::string_view hf_architecture = Llama4TextOnlyLayout::hf_architecture;
+  static constexpr std::string_view hf_model_type = Llama4TextOnlyLayout::hf_model_type;
+  static constexpr cfg::TensorPrefix prefix = Llama4TextOnlyLayout::prefix;
+  static constexpr auto hf_fields() { return detail::llama4_scout_hf_fields<Llama4ScoutText>(); }
+};
+
+/// Llama-4-Maverick-17B-128E, text-only layout.
+struct Llama4MaverickText : Llama4Maverick {
+  static constexpr std::string_view name = "llama4-maverick-text";
+  static constexpr std::string_view hf_architecture = Llama4TextOnlyLayout::hf_architecture;
+  static constexpr std::string_view hf_model_type = Llama4TextOnlyLayout::hf_model_type;
+  static constexpr cfg::TensorPrefix prefix = Llama4TextOnlyLayout::prefix;
+  static constexpr auto hf_fields() {
+    return detail::llama4_maverick_hf_fields<Llama4MaverickText>();
+  }
+};
+
+/// Tiny Scout twin in the text-only layout: tests/data/models/llama4-scout-tiny-text.
+struct Llama4ScoutTinyText : Llama4ScoutTiny {
+  static constexpr std::string_view name = "llama4-scout-tiny-text";
+  static constexpr std::string_view hf_architecture = Llama4TextOnlyLayout::hf_architecture;
+  static constexpr std::string_view hf_model_type = Llama4TextOnlyLayout::hf_model_type;
+  static constexpr cfg::TensorPrefix prefix = Llama4TextOnlyLayout::prefix;
+  static constexpr auto hf_fields() {
+    return detail::llama4_scout_hf_fields<Llama4ScoutTinyText>();
   }
 };
 

@@ -119,4 +119,17 @@ struct Qwen3Tiny : Qwen3Family {
   static constexpr auto hf_fields() { return detail::qwen3_hf_fields<Qwen3Tiny>(); }
 };
 
+/// The embedded demo model (models/demo, trained by tools/train_demo.py on the King James Bible):
+/// a 1M-parameter dense Qwen3 with a 2048-token byte-level BPE tokenizer.
+struct TemplDemo : Qwen3Family {
+  static constexpr std::string_view name = "templlm-demo";
+  static constexpr cfg::Dims dims{.hidden = 128, .vocab = 2048, .layers = 4};
+  static constexpr cfg::Rope rope{.theta = 10000.0};
+  static constexpr cfg::Gqa attention{
+      .heads = 4, .kv_heads = 2, .head_dim = 32, .qk_norm = cfg::QkNorm::rms};
+  static constexpr cfg::SwiGlu dense_ffn{.intermediate = 384};
+  static constexpr bool tied_embeddings = true;
+  static constexpr auto hf_fields() { return detail::qwen3_hf_fields<TemplDemo>(); }
+};
+
 }  // namespace templlm::model

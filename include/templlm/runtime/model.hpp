@@ -5,6 +5,7 @@
 /// prompt in one prefill or token by token through the KV cache.
 #pragma once
 #include <filesystem>
+#include <iostream>
 #include <memory>
 #include <span>
 #include <string>
@@ -16,6 +17,20 @@
 
 namespace templlm::runtime {
 
+/// One sequence's state for the batched step API (its KV cache, in the model's backend).
+class Sequence {
+ public:
+  virtual ~Sequence() = default;
+  virtual std::int64_t length() const = 0;       // tokens already in the cache
+  virtual std::int64_t max_context() const = 0;  // tokens the cache can hold
+};
+
+/// One sequence's part of a batched step: `ids` continue `seq` (a prefill or one decode token).
+struct Step {
+  Sequence* seq;
+  std::span<const int> ids;
+};
+
 class AnyModel {
  public:
   virtual ~AnyModel() = default;
@@ -25,6 +40,16 @@ class AnyModel {
   /// a time through the KV cache instead of one prefill. trace (optional) gets the experts.
   virtual std::vector<float> score(std::span<const int> ids, bool decode,
                                    layers::ExpertTrace* trace = nullptr) = 0;
+  /// A fresh sequence (an empty KV cache of max_context tokens) for step().
+  virtual std::unique_ptr<Sequence> new_sequence(std::int64_t /*max_context*/) {
+    throw Unsupported("templlm: this model does not implement batched stepping");
+  }
+  /// One forward over several sequences (each step's ids continue its own sequence; prefills
+  /// and decodes mix freely). Writes the logits of each step's last token, row s of
+  /// `logits` ([steps.size(), vocab], row-major). Sequences advance by their ids.
+  virtual void step(std::span<const Step> /*steps*/, std::span<float> /*logits*/) {
+    throw Unsupported("templlm: this model does not implement batched stepping");
+  }
 };
 
 template <ModelDescription M, class B>
@@ -33,7 +58,9 @@ class Model final : public AnyModel {
   using Net = layers::Transformer<M, B>;
 
   Model(B& be, io::WeightStore store)
-      : store_(std::move(store)), source_(store_), net_(be, source_) {}
+      : store_(std::move(store)), source_(store_), net_(be, source_) {
+    note_unsupported_tensors();
+  }
 
   std::string_view name() const override { return M::name; }
   std::int64_t vocab() const override { return M::dims.vocab; }
@@ -67,7 +94,53 @@ class Model final : public AnyModel {
     return out;
   }
 
+  std::unique_ptr<Sequence> new_sequence(std::int64_t max_context) override {
+    if (max_context <= 0) throw InvalidInput("templlm: a sequence needs a positive context");
+    return std::make_unique<Seq>(net_.make_cache(max_context));
+  }
+
+  void step(std::span<const Step> steps, std::span<float> logits) override {
+    if (steps.empty()) return;
+    if (std::int64_t(logits.size()) < std::int64_t(steps.size()) * M::dims.vocab)
+      throw InvalidInput("templlm: step: the logits buffer is too small");
+    packed_.clear();
+    chunks_.clear();
+    for (const auto& s : steps) {
+      auto* seq = dynamic_cast<Seq*>(s.seq);
+      if (!seq) throw InvalidInput("templlm: step: a sequence from another model");
+      if (s.ids.empty()) throw InvalidInput("templlm: step: a sequence with no ids");
+      chunks_.push_back({seq->cache.get(), std::int64_t(packed_.size()), std::int64_t(s.ids.size())});
+      packed_.insert(packed_.end(), s.ids.begin(), s.ids.end());
+    }
+    auto& be = net_.backend();
+    auto out = net_.forward(packed_, chunks_, layers::LogitRows::last_of_each_chunk);
+    be.copy_to_host(logits, MatrixView<const float, typename B::space>(out));
+  }
+
  private:
+  struct Seq final : Sequence {
+    explicit Seq(std::unique_ptr<typename Net::Cache> c) : cache(std::move(c)) {}
+    std::int64_t length() const override { return cache->length(); }
+    std::int64_t max_context() const override { return cache->max_context(); }
+    std::unique_ptr<typename Net::Cache> cache;
+  };
+  std::vector<int> packed_;                    // grows only: no allocation per decode step
+  std::vector<layers::Chunk<B>> chunks_;
+  /// A description may name tensors it knowingly leaves unloaded (Llama 4's vision tower):
+  /// when the checkpoint has any, its note goes to stderr, once per process and description.
+  void note_unsupported_tensors() const {
+    if constexpr (requires { M::unsupported_tensors_prefix; M::unsupported_tensors_note; }) {
+      static bool noted = false;
+      if (noted) return;
+      for (const std::string& n : store_.names())
+        if (std::string_view(n).starts_with(M::unsupported_tensors_prefix)) {
+          std::cerr << M::unsupported_tensors_note << "\n";
+          noted = true;
+          return;
+        }
+    }
+  }
+
   io::WeightStore store_;
   io::WeightSource source_;
   Net net_;

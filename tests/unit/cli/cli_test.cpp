@@ -72,6 +72,17 @@ TEST(Cli, InfoDetectsTheTinyMixtral) {
   EXPECT_TRUE(info.at("bytes_by_dtype").contains("BF16"));
 }
 
+TEST(Cli, InfoReportsTheLatentCacheOfTheTinyDeepSeek) {
+  const CliRun r = run("info --model " + templlm::test::model_dir("deepseek-v3-tiny").string());
+  ASSERT_EQ(r.status, 0) << r.out;
+  const auto info = nlohmann::json::parse(r.out);
+  EXPECT_EQ(info.at("name"), "deepseek-v3-tiny");
+  EXPECT_TRUE(info.at("bytes_by_dtype").contains("F8_E4M3"));
+  // 4 layers x (kv_lora_rank 32 + qk_rope_dim 8): latents, not expanded K/V (4 x 4 x 40).
+  EXPECT_EQ(info.at("kv_cache_values_per_token").get<std::int64_t>(), 160);
+  EXPECT_EQ(info.at("kv_cache_bytes_per_token_bf16").get<std::int64_t>(), 320);
+}
+
 class CliLogits : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(CliLogits, PrefillAndDecodeMatchTransformers) {
@@ -90,7 +101,10 @@ TEST_P(CliLogits, PrefillAndDecodeMatchTransformers) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, CliLogits,
-                         ::testing::Values("mixtral-tiny", "qwen3-moe-tiny", "qwen3-tiny"));
+                         ::testing::Values("mixtral-tiny", "qwen3-moe-tiny", "qwen3-tiny",
+                                           "deepseek-v3-tiny", "qwen2-tiny", "llama3-tiny",
+                                           "gpt-oss-tiny", "llama4-scout-tiny",
+                                           "llama4-maverick-tiny", "llama4-scout-tiny-text"));
 
 TEST(Cli, UnknownArchitectureListsTheCompiledInModels) {
   const fs::path dir = fs::temp_directory_path() / "templlm_cli_unknown";

@@ -81,12 +81,13 @@ TEST(ParamCount, GptOssTinyExact) {
 TEST(ParamCount, DeepSeekV3TinyExact) {
   // MLA: q_a 64x48 + q_a_layernorm 48 + q_b 48x(4x24) = 7728; kv_a 64x(32+8) +
   // kv_a_layernorm 32 + kv_b 32x(4x(16+16)) = 6688; o 4x16x64 = 4096 -> 18512.
-  // Dense layer 0: 3x64x96 = 18432. MoE layers 1-3: router 16x64 + correction bias 16 = 1040,
+  // Dense layer 0: 3x64x160 = 30720 (160: one full and one partial 128-block of FP8 scales).
+  // MoE layers 1-3: router 16x64 + correction bias 16 = 1040,
   // shared 3x64x32 = 6144, one expert 6144.
   constexpr ParamCount c = param_count<DeepSeekV3Tiny>();
-  EXPECT_EQ(c.total, 65600 + (128 + 18512 + 18432) + 3 * (128 + 18512 + 1040 + 6144 + 16 * 6144));
+  EXPECT_EQ(c.total, 65600 + (128 + 18512 + 30720) + 3 * (128 + 18512 + 1040 + 6144 + 16 * 6144));
   EXPECT_EQ(c.active,  // without the input embedding, as DeepSeek counts
-            65600 - 512 * 64 + (128 + 18512 + 18432) + 3 * (128 + 18512 + 1040 + 6144 + 4 * 6144));
+            65600 - 512 * 64 + (128 + 18512 + 30720) + 3 * (128 + 18512 + 1040 + 6144 + 4 * 6144));
 }
 
 TEST(LayerPlan, GptOssEvenLayersSlideOver128Keys) {
@@ -184,20 +185,33 @@ TEST(HfFields, DeepSeekV3) {
 
 TEST(HfFields, Llama4) {
   using K = cfg::HfField::Kind;
+  // Every text field names both spellings: under text_config (multimodal) and at the top level
+  // (text-only Llama4ForCausalLM).
   EXPECT_EQ(field<Llama4Scout>("model_type").text, "llama4");
-  EXPECT_EQ(field<Llama4Scout>("text_config.num_local_experts").number, 16);
-  EXPECT_EQ(field<Llama4Scout>("text_config.attention_chunk_size").number, 8192);
-  EXPECT_EQ(field<Llama4Scout>("text_config.use_qk_norm").number, 1.0);
-  EXPECT_EQ(field<Llama4Scout>("text_config.floor_scale").number, 8192);
+  EXPECT_EQ(field<Llama4Scout>("text_config.model_type").text, "llama4_text");
+  EXPECT_EQ(field<Llama4Scout>("text_config.num_local_experts|num_local_experts").number, 16);
+  EXPECT_EQ(field<Llama4Scout>("text_config.attention_chunk_size|attention_chunk_size").number,
+            8192);
+  EXPECT_EQ(field<Llama4Scout>("text_config.use_qk_norm|use_qk_norm").number, 1.0);
+  EXPECT_EQ(field<Llama4Scout>("text_config.floor_scale|floor_scale").number, 8192);
   EXPECT_EQ(field<Llama4Scout>("text_config.rope_scaling.rope_type|"
-                               "text_config.rope_parameters.rope_type")
+                               "text_config.rope_parameters.rope_type|rope_scaling.rope_type|"
+                               "rope_parameters.rope_type")
                 .text,
             "llama3");
-  EXPECT_EQ(field<Llama4Maverick>("text_config.num_local_experts").number, 128);
-  EXPECT_EQ(field<Llama4Maverick>("text_config.use_qk_norm").number, 0.0);
-  EXPECT_EQ(field<Llama4Maverick>("text_config.interleave_moe_layer_step").number, 2);
-  EXPECT_EQ(field<Llama4Maverick>("text_config.intermediate_size_mlp").number, 16384);
-  EXPECT_EQ(field<Llama4Maverick>("text_config.rope_scaling").kind, K::null_or_absent);
+  EXPECT_EQ(field<Llama4Maverick>("text_config.num_local_experts|num_local_experts").number, 128);
+  EXPECT_EQ(field<Llama4Maverick>("text_config.use_qk_norm|use_qk_norm").number, 0.0);
+  EXPECT_EQ(
+      field<Llama4Maverick>("text_config.interleave_moe_layer_step|interleave_moe_layer_step")
+          .number,
+      2);
+  EXPECT_EQ(field<Llama4Maverick>("text_config.intermediate_size_mlp|intermediate_size_mlp").number,
+            16384);
+  EXPECT_EQ(field<Llama4Maverick>("text_config.rope_scaling|rope_scaling").kind, K::null_or_absent);
+  EXPECT_EQ(field<Llama4ScoutText>("model_type").text, "llama4_text");
+  EXPECT_EQ(field<Llama4ScoutText>("text_config").kind, K::null_or_absent);
+  EXPECT_EQ(Llama4ScoutText::hf_architecture, "Llama4ForCausalLM");
+  EXPECT_EQ(Llama4MaverickText::prefix.model, "model.");
 }
 
 TEST(Registry, NamesAndPinnedKeysAreUnique) {
@@ -211,7 +225,7 @@ TEST(Registry, NamesAndPinnedKeysAreUnique) {
   for_each_type(AllModels{}, check);
   for_each_type(DenseModels{}, check);
   for_each_type(TinyModels{}, check);
-  EXPECT_EQ(names.size(), 9u + 6u + 7u);
+  EXPECT_EQ(names.size(), 11u + 6u + 8u);
   EXPECT_TRUE(names.contains("gpt-oss-120b"));
   EXPECT_TRUE(names.contains("llama4-maverick"));
 }

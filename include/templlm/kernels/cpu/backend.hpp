@@ -14,7 +14,9 @@
 #include "../../core/thread_pool.hpp"
 #include "attention.hpp"
 #include "decode.hpp"
+#include "grouped_router.hpp"
 #include "linear.hpp"
+#include "mla.hpp"
 #include "moe.hpp"
 #include "norm.hpp"
 #include "rope.hpp"
@@ -107,6 +109,23 @@ class Backend {
   void gated_ffn(MatrixView<float> out, MatrixView<const float> x, const ExpertWeights& w,
                  const cfg::SwiGlu& f) {
     cpu::gated_ffn(pool_, out, x, w, f, ffn_scratch_);
+  }
+  // DeepSeek-V3 (kernels/cpu/mla.hpp, grouped_router.hpp).
+  void rope_part(MatrixView<float> x, int heads, int head_stride, int offset,
+                 std::span<const int> positions, const RopeTable& table) {
+    cpu::rope_part(x, heads, head_stride, offset, positions, table.inv_freq, table.attention_factor,
+                   table.layout);
+  }
+  void mla_attention(MatrixView<float> out, MatrixView<const float> q, MatrixView<const float> latent_new,
+                     const KvLayerView& cache, const WeightView<Host>& kv_b, const MlaArgs& a) {
+    cpu::mla_attention(pool_, out, q, latent_new, cache, kv_b, a);
+  }
+  void mla_store(const KvLayerView& cache, MatrixView<const float> latent_new, std::int64_t start) {
+    cpu::mla_store(cache, latent_new, start);
+  }
+  void route_grouped_topk(MatrixView<int> ids, MatrixView<float> weights, MatrixView<const float> logits,
+                          const float* bias, const cfg::GroupedTopK& r) {
+    cpu::route_grouped_topk(ids, weights, logits, bias, r);
   }
   /// dst row r = src row s (gathering the rows that get logits).
   void copy_row(MatrixView<float> dst, std::int64_t r, MatrixView<const float> src,

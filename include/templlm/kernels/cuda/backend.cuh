@@ -21,7 +21,6 @@
 #include <vector>
 
 #include "../../core/config.hpp"
-#include "../../core/numeric.hpp"
 #include "../../core/op_args.hpp"
 #include "../../core/tensor.hpp"
 #include "attention.cuh"
@@ -33,6 +32,7 @@
 #include "norm.cuh"
 #include "rope.cuh"
 #include "router.cuh"
+#include "upload.cuh"
 
 namespace templlm::gpu {
 
@@ -78,34 +78,19 @@ class Backend {
     buf.resize(static_cast<std::size_t>(rows * cols));
     return {buf.data(), rows, cols};
   }
-  /// Copies a weight to the device once, in its stored dtype (bf16 stays bf16).
-  WeightView<Device> upload(const WeightView<Host>& w) {
-    WeightView<Device> d;
-    d.dtype = w.dtype;
-    d.shape = w.shape;
-    d.rank = w.rank;
-    if (w.empty()) return d;
-    const std::size_t bytes = static_cast<std::size_t>(w.numel()) * dtype_size(w.dtype);
-    auto& buf = weights_.emplace_back(bytes);
-    cuda_check(cudaMemcpy(buf.data(), w.data, bytes, cudaMemcpyHostToDevice), "cudaMemcpy (upload)");
-    d.data = buf.data();
-    return d;
-  }
-  /// A small weight (norm, bias, sinks) decoded once to fp32 on the host; a device pointer.
+  /// Copies a weight to the device once, in its stored form: bf16 stays bf16, FP8 blocks and
+  /// MXFP4 stay compressed with their scales. Of a row selection only the rows it spans are
+  /// copied; unquantised transposed or strided views are compacted to [out, in] rows on the way.
+  WeightView<Device> upload(const WeightView<Host>& w) { return gpu::upload(w, weights_); }
+  /// A small weight (norm, bias, sinks) decoded once to fp32; a device pointer.
   const float* upload_f32(const WeightView<Host>& w) {
-    const auto n = static_cast<std::size_t>(w.numel());
-    std::vector<float> host(n);
-    const auto* half = reinterpret_cast<const std::uint16_t*>(w.data);
-    switch (w.dtype) {
-      case DType::f32: std::copy_n(reinterpret_cast<const float*>(w.data), n, host.data()); break;
-      case DType::bf16: for (std::size_t i = 0; i < n; ++i) host[i] = bf16_to_f32(half[i]); break;
-      case DType::f16: for (std::size_t i = 0; i < n; ++i) host[i] = f16_to_f32(half[i]); break;
-      default:
-        throw Unsupported("templlm: upload_f32: cannot decode " + std::string(dtype_name(w.dtype)));
-    }
-    auto& buf = vectors_.emplace_back(n);
-    cuda_check(cudaMemcpy(buf.data(), host.data(), n * sizeof(float), cudaMemcpyHostToDevice),
-               "cudaMemcpy (upload_f32)");
+    if (w.empty()) return nullptr;
+    std::deque<DeviceBuffer<std::byte>> stored_bytes;  // the stored copy, freed once decoded
+    const WeightView<Device> stored = gpu::upload(w, stored_bytes);
+    const std::int64_t cols = w.cols(), rows = cols == 0 ? 0 : w.numel() / cols;
+    auto& buf = vectors_.emplace_back(static_cast<std::size_t>(rows * cols));
+    gpu::decode_rows(stream_, buf.data(), stored, 0, rows);
+    synchronize();
     return buf.data();
   }
   /// Host values into a backend buffer (token ids, positions).
@@ -215,39 +200,39 @@ class Backend {
   /// The device table of an expert list, built on first use and rebuilt if the list changes.
   ExpertTable expert_table(std::span<const ExpertWeights> experts, std::int64_t hidden, const cfg::SwiGlu& f) {
     check(!experts.empty(), "templlm: moe_experts: no experts");
-    std::vector<ExpertPointers> pointers(experts.size());
-    const DType wt = experts[0].gate.dtype, bt = experts[0].gate_bias.dtype;
+    std::vector<ExpertDeviceWeights> table(experts.size());
+    const WeightPath path = weight_path(experts[0].gate);
     const bool bias = !experts[0].gate_bias.empty();
     for (std::size_t e = 0; e < experts.size(); ++e) {
       const auto& x = experts[e];
-      check(x.gate.dtype == wt && x.up.dtype == wt && x.down.dtype == wt,
-            "templlm: moe_experts: the CUDA backend needs one weight dtype for all experts");
+      check(weight_path(x.gate) == path && weight_path(x.up) == path && weight_path(x.down) == path,
+            "templlm: moe_experts: the CUDA backend needs one storage type for all expert weights");
       check(x.gate.rank == 2 && x.gate.shape[0] == f.intermediate && x.gate.shape[1] == hidden &&
                 x.up.rank == 2 && x.up.shape[0] == f.intermediate && x.up.shape[1] == hidden &&
                 x.down.rank == 2 && x.down.shape[0] == hidden && x.down.shape[1] == f.intermediate,
             "templlm: moe_experts: expert weight shapes disagree");
-      check(x.gate_bias.empty() == !bias && x.up_bias.empty() == !bias && x.down_bias.empty() == !bias &&
-                (!bias || (x.gate_bias.dtype == bt && x.up_bias.dtype == bt && x.down_bias.dtype == bt)),
-            "templlm: moe_experts: experts must all have biases of one dtype, or none");
-      pointers[e] = {x.gate.data, x.up.data, x.down.data, x.gate_bias.data, x.up_bias.data, x.down_bias.data};
+      check(x.gate_bias.empty() == !bias && x.up_bias.empty() == !bias && x.down_bias.empty() == !bias,
+            "templlm: moe_experts: experts must all have biases, or none");
+      for (const auto* w : {&x.gate, &x.up, &x.down}) detail::require_decodable(*w, "experts");
+      if (bias)
+        for (const auto* w : {&x.gate_bias, &x.up_bias, &x.down_bias}) detail::require_decodable(*w, "expert biases");
+      table[e] = {device_weight(x.gate),      device_weight(x.up),      device_weight(x.down),
+                  device_weight(x.gate_bias), device_weight(x.up_bias), device_weight(x.down_bias)};
     }
-    detail::require_decodable(wt, "experts");
-    if (bias) detail::require_decodable(bt, "expert biases");
     auto& entry = expert_tables_[experts.data()];
-    if (entry.host != pointers) {
-      entry.host = pointers;
-      entry.device.resize(pointers.size());
-      cuda_check(cudaMemcpyAsync(entry.device.data(), pointers.data(), pointers.size() * sizeof(ExpertPointers),
+    if (entry.host != table) {
+      entry.host = table;
+      entry.device.resize(table.size());
+      cuda_check(cudaMemcpyAsync(entry.device.data(), table.data(), table.size() * sizeof(ExpertDeviceWeights),
                                  cudaMemcpyHostToDevice, stream_),
                  "cudaMemcpyAsync (expert table)");
     }
-    return {entry.device.data(), static_cast<int>(experts.size()), wt, bias ? bt : DType::f32, hidden,
-            f.intermediate, bias};
+    return {entry.device.data(), static_cast<int>(experts.size()), path, hidden, f.intermediate};
   }
 
   struct TableEntry {
-    std::vector<ExpertPointers> host;
-    DeviceBuffer<ExpertPointers> device;
+    std::vector<ExpertDeviceWeights> host;
+    DeviceBuffer<ExpertDeviceWeights> device;
   };
 
   int device_;

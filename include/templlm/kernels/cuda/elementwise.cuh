@@ -20,13 +20,12 @@ namespace detail {
 
 inline constexpr int row_threads = 256;
 
-template <DType D>
 __global__ void __launch_bounds__(row_threads)
-    embed_kernel(float* out, std::int64_t out_stride, const std::byte* table, const int* ids,
+    embed_kernel(float* out, std::int64_t out_stride, DeviceWeight table, const int* ids,
                  std::int64_t cols) {
-  const std::int64_t t = blockIdx.x, first = std::int64_t(ids[t]) * cols;
+  const std::int64_t t = blockIdx.x, id = ids[t];
   for (std::int64_t c = threadIdx.x; c < cols; c += blockDim.x)
-    out[t * out_stride + c] = load_weight<D>(table, first + c);
+    out[t * out_stride + c] = weight_at(table, id, c);
 }
 
 __global__ void __launch_bounds__(row_threads)
@@ -37,11 +36,9 @@ __global__ void __launch_bounds__(row_threads)
 }
 
 __global__ void __launch_bounds__(row_threads)
-    bias_add_kernel(float* y, std::int64_t y_stride, const std::byte* bias, DType bias_dtype,
-                    std::int64_t cols) {
+    bias_add_kernel(float* y, std::int64_t y_stride, DeviceWeight bias, std::int64_t cols) {
   const std::int64_t r = blockIdx.x;
-  for (std::int64_t c = threadIdx.x; c < cols; c += blockDim.x)
-    y[r * y_stride + c] += load_weight(bias, bias_dtype, c);
+  for (std::int64_t c = threadIdx.x; c < cols; c += blockDim.x) y[r * y_stride + c] += weight_at(bias, 0, c);
 }
 
 /// gate[i] = act(gate[i], up[i]) over rows of `cols` values.
@@ -76,11 +73,10 @@ inline unsigned row_blocks(std::int64_t rows, const char* op) {
 inline void embed(cudaStream_t stream, MatrixView<float, Device> out, const WeightView<Device>& table,
                   const int* ids) {
   check(table.rank == 2 && table.shape[1] == out.cols, "templlm: embed: shapes disagree");
+  detail::require_decodable(table, "embed");
   if (out.rows == 0) return;
-  detail::with_weight_dtype(table.dtype, "embed", [&]<DType D>() {
-    detail::embed_kernel<D><<<detail::row_blocks(out.rows, "embed"), detail::row_threads, 0, stream>>>(
-        out.data, out.stride, table.data, ids, out.cols);
-  });
+  detail::embed_kernel<<<detail::row_blocks(out.rows, "embed"), detail::row_threads, 0, stream>>>(
+      out.data, out.stride, device_weight(table), ids, out.cols);
   launch_check("embed_kernel");
 }
 
@@ -93,13 +89,13 @@ inline void add(cudaStream_t stream, MatrixView<float, Device> y, MatrixView<con
   launch_check("add_kernel");
 }
 
-/// y[r] += bias for every row (bias: y.cols values of any decodable dtype).
+/// y[r] += bias for every row (bias: a vector of y.cols values in any decodable storage).
 inline void bias_add(cudaStream_t stream, MatrixView<float, Device> y, const WeightView<Device>& bias) {
   check(bias.numel() == y.cols, "templlm: linear: bias length differs from the output width");
-  detail::require_decodable(bias.dtype, "a bias");
+  detail::require_decodable(bias, "a bias");
   if (y.rows == 0) return;
   detail::bias_add_kernel<<<detail::row_blocks(y.rows, "bias_add"), detail::row_threads, 0, stream>>>(
-      y.data, y.stride, bias.data, bias.dtype, y.cols);
+      y.data, y.stride, device_weight(bias), y.cols);
   launch_check("bias_add_kernel");
 }
 

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 /// \file kernels/cuda/linear.cuh
-/// y = x W^T (+ b) with W stored [out, in] in its checkpoint dtype, the device twin of
-/// kernels/cpu/linear.hpp. fp32 weights go straight to cublasSgemm; bf16/f16 weights are decoded
-/// exactly to an fp32 scratch, a block of output rows at a time, and multiplied the same way.
+/// y = x W^T (+ b) with W a logical [out, in] weight in its stored form, the device twin of
+/// kernels/cpu/linear.hpp. Plain fp32 rows go straight to cublasSgemm; every other storage (bf16,
+/// f16, FP8 blocks, MXFP4, transposed, row-selected) is decoded exactly to an fp32 scratch, a
+/// block of output rows at a time (decode.cuh), and multiplied the same way.
 /// The handle uses CUBLAS_DEFAULT_MATH with fp32 compute: never TF32, so fp32 activations are
 /// not rounded. The bias is added after the product, as the CPU does.
 #pragma once
@@ -27,11 +28,14 @@ namespace detail {
 /// Largest block of weight elements decoded to fp32 at once (64 MiB of scratch).
 inline constexpr std::int64_t decode_block_elements = std::int64_t(1) << 24;
 
-template <DType D>
-__global__ void decode_kernel(float* dst, const std::byte* src, std::int64_t first, std::int64_t count) {
+/// dst (rows x cols, row-major) = logical rows [row0, row0 + rows) of w in fp32.
+template <WeightPath P>
+__global__ void decode_kernel(float* dst, DeviceWeight w, std::int64_t row0, std::int64_t rows,
+                              std::int64_t cols) {
+  const std::int64_t count = rows * cols;
   for (std::int64_t i = std::int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < count;
        i += std::int64_t(gridDim.x) * blockDim.x)
-    dst[i] = load_weight<D>(src, first + i);
+    dst[i] = weight_at<P>(w, row0 + i / cols, i % cols);
 }
 
 inline int blas_int(std::int64_t v, const char* what) {
@@ -40,26 +44,28 @@ inline int blas_int(std::int64_t v, const char* what) {
   return static_cast<int>(v);
 }
 
-/// Row-major Y[M, N] (ld ldy) = X[M, K] (ld ldx) W[N, K]^T (ld K): column-major Y^T = W^T' X^T'.
+/// Row-major Y[M, N] (ld ldy) = X[M, K] (ld ldx) W[N, K]^T (ld ldw): column-major Y^T = W^T' X^T'.
 inline void sgemm_nt(cublasHandle_t blas, float* y, std::int64_t ldy, const float* x,
-                     std::int64_t ldx, const float* w, std::int64_t m, std::int64_t n, std::int64_t k) {
+                     std::int64_t ldx, const float* w, std::int64_t ldw, std::int64_t m, std::int64_t n,
+                     std::int64_t k) {
   const float one = 1.0f, zero = 0.0f;
   cublas_check(cublasSgemm(blas, CUBLAS_OP_T, CUBLAS_OP_N, blas_int(n, "out features"),
                            blas_int(m, "rows"), blas_int(k, "in features"), &one, w,
-                           blas_int(k, "in features"), x, blas_int(ldx, "x stride"), &zero, y,
+                           blas_int(ldw, "W stride"), x, blas_int(ldx, "x stride"), &zero, y,
                            blas_int(ldy, "y stride")),
                "cublasSgemm");
 }
 
 }  // namespace detail
 
-/// Decodes weight elements [first, first + count) of w to fp32 dst (device).
-inline void decode_to_f32(cudaStream_t stream, float* dst, const WeightView<Device>& w,
-                          std::int64_t first, std::int64_t count) {
+/// dst = logical rows [row0, row0 + rows) of w as dense fp32 (device memory).
+inline void decode_rows(cudaStream_t stream, float* dst, const WeightView<Device>& w, std::int64_t row0,
+                        std::int64_t rows) {
+  const std::int64_t cols = w.cols(), count = rows * cols;
   if (count == 0) return;
   const unsigned blocks = static_cast<unsigned>(std::min<std::int64_t>(detail::ceil_div(count, 256), 4096));
-  detail::with_weight_dtype(w.dtype, "a linear layer", [&]<DType D>() {
-    detail::decode_kernel<D><<<blocks, 256, 0, stream>>>(dst, w.data, first, count);
+  detail::with_weight_path(w, "a linear layer", [&]<WeightPath P>() {
+    detail::decode_kernel<P><<<blocks, 256, 0, stream>>>(dst, device_weight(w), row0, rows, cols);
   });
   launch_check("decode_kernel");
 }
@@ -75,17 +81,17 @@ inline void linear(cublasHandle_t blas, cudaStream_t stream, DeviceBuffer<float>
   if (k == 0) {
     cuda_check(cudaMemset2DAsync(y.data, y.stride * sizeof(float), 0, n * sizeof(float), y.rows, stream),
                "cudaMemset2DAsync");
-  } else if (w.dtype == DType::f32) {
-    detail::sgemm_nt(blas, y.data, y.stride, x.data, x.stride, reinterpret_cast<const float*>(w.data),
-                     x.rows, n, k);
+  } else if (weight_path(w) == WeightPath::f32 && w.row_step == 1) {  // usable in place
+    detail::sgemm_nt(blas, y.data, y.stride, x.data, x.stride,
+                     reinterpret_cast<const float*>(w.data) + w.row_base * w.stride(), w.stride(), x.rows, n, k);
   } else {
-    detail::require_decodable(w.dtype, "a linear layer");
+    detail::require_decodable(w, "a linear layer");
     const std::int64_t block = std::clamp<std::int64_t>(detail::decode_block_elements / k, 1, n);
     scratch.resize(static_cast<std::size_t>(block * k));
     for (std::int64_t n0 = 0; n0 < n; n0 += block) {
       const std::int64_t nb = std::min(block, n - n0);
-      decode_to_f32(stream, scratch.data(), w, n0 * k, nb * k);
-      detail::sgemm_nt(blas, y.data + n0, y.stride, x.data, x.stride, scratch.data(), x.rows, nb, k);
+      decode_rows(stream, scratch.data(), w, n0, nb);
+      detail::sgemm_nt(blas, y.data + n0, y.stride, x.data, x.stride, scratch.data(), k, x.rows, nb, k);
     }
   }
   if (!bias.empty()) bias_add(stream, y, bias);

@@ -5,7 +5,7 @@
 /// (stable, so each expert's rows stay in token order), a one-block schedule kernel turns the
 /// sorted keys into per-expert row offsets and a tile list, then two grouped GEMM launches
 /// run every expert's gate/up (+ activation) and down projections over its rows, reading the
-/// stored weights (f32/bf16/f16) directly, and a combine kernel sums each token's K outputs in
+/// stored weights (any layout of decode.cuh) directly, and a combine kernel sums each token's K outputs in
 /// ascending expert index, as the CPU and HF do. Deterministic: no atomics anywhere.
 #pragma once
 #include <cuda_runtime.h>
@@ -27,24 +27,18 @@
 
 namespace templlm::gpu {
 
-/// One expert's weight pointers as the grouped GEMMs read them (biases may be null).
-struct ExpertPointers {
-  const std::byte* gate;
-  const std::byte* up;
-  const std::byte* down;
-  const std::byte* gate_bias;
-  const std::byte* up_bias;
-  const std::byte* down_bias;
-  friend bool operator==(const ExpertPointers&, const ExpertPointers&) = default;
+/// One expert's weights as the grouped GEMMs read them (biases: data == nullptr when absent).
+struct ExpertDeviceWeights {
+  DeviceWeight gate, up, down, gate_bias, up_bias, down_bias;
+  friend bool operator==(const ExpertDeviceWeights&, const ExpertDeviceWeights&) = default;
 };
 
 /// The device-resident form of a layer's expert list, built once per list by the backend.
 struct ExpertTable {
-  const ExpertPointers* experts;  // device array [E]
+  const ExpertDeviceWeights* experts;  // device array [E]
   int count;
-  DType weight_dtype, bias_dtype;
+  WeightPath path;                     // how gate, up and down of every expert are read
   std::int64_t hidden, intermediate;
-  bool bias;
 };
 
 /// Scratch of one moe_experts call; grown, never shrunk.
@@ -113,7 +107,7 @@ __global__ void moe_inverse_kernel(int* inverse, const int* sorted_values, int n
 }
 
 struct GroupedGemmParams {
-  const ExpertPointers* experts;
+  const ExpertDeviceWeights* experts;
   const int* offsets;       // (E+1)
   const int* tile_offsets;  // (E+1)
   int experts_count;
@@ -126,7 +120,6 @@ struct GroupedGemmParams {
   float* c;                 // (N, n_cols)
   std::int64_t c_stride;
   std::int64_t n_cols, k_dim;
-  DType bias_dtype;
   float clamp, alpha;
 };
 
@@ -143,7 +136,7 @@ __device__ __forceinline__ int expert_of_tile(const int* tile_offsets, int exper
 /// A gemm_bm x gemm_bn tile of C = A W^T for one expert's rows (Gated: two weights, gate and
 /// up, and C = act(A Wg^T + bg, A Wu^T + bu)). 256 threads as 16 x 16, each 4 x 4 outputs in
 /// the rows ty + 16 i and columns tx + 16 j. fp32 FMAs in ascending k.
-template <DType WT, bool Gated>
+template <WeightPath P, bool Gated>
 __global__ void __launch_bounds__(gemm_threads) grouped_gemm_kernel(GroupedGemmParams p) {
   constexpr int nw = Gated ? 2 : 1;
   __shared__ float as[gemm_bk][gemm_bm + 1];
@@ -155,8 +148,8 @@ __global__ void __launch_bounds__(gemm_threads) grouped_gemm_kernel(GroupedGemmP
   const int row0 = p.offsets[e] + (tile - p.tile_offsets[e]) * gemm_bm;
   const int rows = min(gemm_bm, p.offsets[e + 1] - row0);
   const std::int64_t col0 = std::int64_t(blockIdx.x) * gemm_bn;
-  const ExpertPointers ex = p.experts[e];
-  const std::byte* w[nw];
+  const ExpertDeviceWeights& ex = p.experts[e];
+  DeviceWeight w[nw];
   w[0] = Gated ? ex.gate : ex.down;
   if constexpr (Gated) w[nw - 1] = ex.up;
 
@@ -197,7 +190,7 @@ __global__ void __launch_bounds__(gemm_threads) grouped_gemm_kernel(GroupedGemmP
       const bool inside = col < p.n_cols && k < p.k_dim;
 #pragma unroll
       for (int q = 0; q < nw; ++q)
-        ws[q][kk][n] = inside ? load_weight<WT>(w[q], col * p.k_dim + k) : 0.0f;
+        ws[q][kk][n] = inside ? weight_at<P>(w[q], col, k) : 0.0f;
     }
     __syncthreads();
 #pragma unroll
@@ -224,8 +217,8 @@ __global__ void __launch_bounds__(gemm_threads) grouped_gemm_kernel(GroupedGemmP
     float bias[nw];
 #pragma unroll
     for (int q = 0; q < nw; ++q) {
-      const std::byte* b = Gated ? (q == 0 ? ex.gate_bias : ex.up_bias) : ex.down_bias;
-      bias[q] = b ? load_weight(b, p.bias_dtype, col) : 0.0f;
+      const DeviceWeight& b = Gated ? (q == 0 ? ex.gate_bias : ex.up_bias) : ex.down_bias;
+      bias[q] = b.data ? weight_at(b, 0, col) : 0.0f;
     }
 #pragma unroll
     for (int i = 0; i < 4; ++i) {
@@ -345,21 +338,25 @@ inline void moe_experts(cudaStream_t stream, MoeWorkspace& ws, MatrixView<float,
   detail::GroupedGemmParams gate_up{table.experts, ws.offsets.data(), ws.tile_offsets.data(), experts,
                                     x.data, x.stride, ws.values_out.data(), int(k),
                                     input_scale ? weights.data : nullptr, weights.stride,
-                                    ws.hidden.data(), inter, inter, hidden, table.bias_dtype,
-                                    f.clamp, f.alpha};
+                                    ws.hidden.data(), inter, inter, hidden, f.clamp, f.alpha};
   detail::GroupedGemmParams down{table.experts, ws.offsets.data(), ws.tile_offsets.data(), experts,
                                  ws.hidden.data(), inter, nullptr, int(k), nullptr, 0,
-                                 ws.out.data(), hidden, hidden, inter, table.bias_dtype, 0.0f, 1.0f};
-  detail::with_weight_dtype(table.weight_dtype, "experts", [&]<DType WT>() {
+                                 ws.out.data(), hidden, hidden, inter, 0.0f, 1.0f};
+  auto launch = [&]<WeightPath P>() {
     const dim3 grid_up(detail::grid_dim(detail::ceil_div(inter, detail::gemm_bn), detail::max_grid_x, "moe_experts"),
                        tile_blocks);
-    detail::grouped_gemm_kernel<WT, true><<<grid_up, detail::gemm_threads, 0, stream>>>(gate_up);
+    detail::grouped_gemm_kernel<P, true><<<grid_up, detail::gemm_threads, 0, stream>>>(gate_up);
     launch_check("grouped_gemm_kernel (gate/up)");
     const dim3 grid_down(detail::grid_dim(detail::ceil_div(hidden, detail::gemm_bn), detail::max_grid_x, "moe_experts"),
                          tile_blocks);
-    detail::grouped_gemm_kernel<WT, false><<<grid_down, detail::gemm_threads, 0, stream>>>(down);
+    detail::grouped_gemm_kernel<P, false><<<grid_down, detail::gemm_threads, 0, stream>>>(down);
     launch_check("grouped_gemm_kernel (down)");
-  });
+  };
+  switch (table.path) {
+    case WeightPath::f32: launch.template operator()<WeightPath::f32>(); break;
+    case WeightPath::bf16: launch.template operator()<WeightPath::bf16>(); break;
+    case WeightPath::general: launch.template operator()<WeightPath::general>(); break;
+  }
 
   const std::size_t shared = std::size_t(k) * (sizeof(int) + sizeof(float));
   detail::moe_combine_kernel<<<detail::grid_dim(t, detail::max_grid_x, "moe_experts"), 256, shared, stream>>>(

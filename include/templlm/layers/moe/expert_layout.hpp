@@ -13,6 +13,7 @@
 #include "../../core/host_decode.hpp"
 #include "../../core/op_args.hpp"
 #include "../../core/tensor_source.hpp"
+#include "../fp8_weight.hpp"
 
 namespace templlm::layers {
 
@@ -24,9 +25,10 @@ ExpertWeights<typename B::space> load_gated_ffn(B& be, const TensorSource& src,
                                                 std::string_view up, std::string_view down) {
   const std::int64_t inter = f.intermediate;
   ExpertWeights<typename B::space> w;
-  w.gate = be.upload(src.get(prefix + std::string(gate) + ".weight", {inter, hidden}));
-  w.up = be.upload(src.get(prefix + std::string(up) + ".weight", {inter, hidden}));
-  w.down = be.upload(src.get(prefix + std::string(down) + ".weight", {hidden, inter}));
+  // FP8 blocks when the release stores a "<name>.weight_scale_inv" (DeepSeek-V3).
+  w.gate = be.upload(get_linear_weight(src, prefix + std::string(gate) + ".weight", inter, hidden));
+  w.up = be.upload(get_linear_weight(src, prefix + std::string(up) + ".weight", inter, hidden));
+  w.down = be.upload(get_linear_weight(src, prefix + std::string(down) + ".weight", hidden, inter));
   if (f.bias) {
     w.gate_bias = be.upload(src.get(prefix + std::string(gate) + ".bias", {inter}));
     w.up_bias = be.upload(src.get(prefix + std::string(up) + ".bias", {inter}));
@@ -70,9 +72,13 @@ std::vector<ExpertWeights<typename B::space>> load_routed_experts(B& be, const T
     auto mxfp4 = [&](const std::string& base, std::int64_t rows, std::int64_t cols) {
       WeightView<Host> w = src.get(base + "_blocks", {e_count, rows, cols / 32, 16});
       const WeightView<Host> s = src.get(base + "_scales", {e_count, rows, cols / 32});
-      if (w.dtype != DType::u8 || s.dtype != DType::u8)
-        throw TensorMismatch("templlm: " + base + "_blocks and _scales must be U8 (MXFP4), found " +
-                             std::string(dtype_name(w.dtype)) + " and " + std::string(dtype_name(s.dtype)));
+      const auto expect_u8 = [&](const WeightView<Host>& t, const char* suffix, const char* what) {
+        if (t.dtype != DType::u8)
+          throw TensorMismatch("templlm: tensor '" + base + suffix + "' is " +
+                               std::string(dtype_name(t.dtype)) + ", expected U8 (MXFP4 " + what + ")");
+      };
+      expect_u8(w, "_blocks", "e2m1 pairs");
+      expect_u8(s, "_scales", "e8m0 scales");
       w.quant = Quant::mxfp4;
       w.rank = 2;
       w.shape = {e_count * rows, cols, 0, 0};  // logical, all experts stacked

@@ -14,6 +14,7 @@
 #include "expert_layout.hpp"
 #include "router.hpp"
 #include "topk.hpp"
+#include "grouped_topk.hpp"
 
 namespace templlm::layers {
 

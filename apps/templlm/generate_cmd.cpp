@@ -1,0 +1,229 @@
+// SPDX-License-Identifier: Apache-2.0
+/// \file apps/templlm/generate_cmd.cpp
+/// `templlm generate`: text (or ids) in, a streamed continuation out. Without --model it uses the
+/// embedded demo model (models/demo, found next to the executable's install prefix or in the
+/// source tree via TEMPLLM_DEFAULT_MODEL_DIR).
+#include <charconv>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <templlm/kernels/cpu/backend.hpp>
+#include <templlm/model/all.hpp>
+#include <templlm/runtime/generator.hpp>
+#include <templlm/runtime/registry.hpp>
+#include <templlm/tokenizer/tokenizer.hpp>
+#include <unistd.h>
+
+#include "args.hpp"
+#include "commands.hpp"
+#include "generate_support.hpp"
+
+namespace templlm::cli {
+namespace {
+
+using Loadable = model::LoadableModels;
+
+constexpr const char* generate_help =
+    R"(usage: templlm generate [--model DIR] [--prompt TEXT | --prompt-file F | --ids 1,2,3] [options]
+
+Continues a prompt and streams the text to stdout; a one-line summary goes to stderr.
+  --model DIR        checkpoint directory (config.json, *.safetensors, tokenizer.json);
+                     default: the embedded demo model
+  --prompt TEXT      the prompt (default: "And God said")
+  --prompt-file F    read the prompt from a file
+  --ids 1,2,3        token ids instead of text (models without tokenizer.json); prints ids
+  --max-tokens N     tokens to generate (default 64)
+  --temperature T    0 = greedy (default 0.8)
+  --top-p P          nucleus sampling (default 0.95; 1 = off)
+  --top-k K          keep the K most likely tokens (default 0 = off)
+  --min-p P          drop tokens below P x the top probability (default 0 = off)
+  --repetition-penalty R, --presence-penalty P, --frequency-penalty F
+  --seed S           sampling seed (default 0): same seed, same output
+  --stop STR         stop before this text (may be given once; not printed)
+  --context N        KV-cache size in tokens (default prompt + max tokens)
+  --backend cpu      the backend (cpu)
+  --threads N        CPU threads (default: all cores)
+  --quiet            no progress bar or summary
+  --help             this text
+)";
+
+std::vector<int> parse_id_list(const std::string& text) {
+  std::vector<int> ids;
+  std::size_t i = 0;
+  while (i <= text.size()) {
+    const std::size_t end = std::min(text.find(',', i), text.size());
+    int v = 0;
+    const auto* b = text.data() + i;
+    const auto* e = text.data() + end;
+    auto [p, ec] = std::from_chars(b, e, v);
+    if (ec != std::errc() || p != e || b == e)
+      throw UsageError("--ids: '" + std::string(b, e) + "' is not a token id (expected 1,2,3)");
+    ids.push_back(v);
+    i = end + 1;
+  }
+  return ids;
+}
+
+template <class T>
+T number(const Args& a, const std::string& key, T fallback) {
+  const auto v = a.get(key);
+  if (!v) return fallback;
+  try {
+    std::size_t used = 0;
+    T out;
+    if constexpr (std::is_floating_point_v<T>) out = T(std::stod(*v, &used));
+    else out = T(std::stoll(*v, &used));
+    if (used != v->size()) throw std::invalid_argument("trailing");
+    return out;
+  } catch (const std::exception&) {
+    throw UsageError("--" + key + ": '" + *v + "' is not a number");
+  }
+}
+
+}  // namespace
+
+/// The embedded demo model's directory: $TEMPLLM_DEMO_MODEL, then <exe>/../share/templlm/models/demo
+/// (installed), then the source tree's models/demo (TEMPLLM_DEFAULT_MODEL_DIR).
+std::filesystem::path default_model_dir() {
+  if (const char* env = std::getenv("TEMPLLM_DEMO_MODEL")) return env;
+  std::error_code ec;
+  const auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    const auto installed = exe.parent_path().parent_path() / "share" / "templlm" / "models" / "demo";
+    if (std::filesystem::exists(installed / "config.json")) return installed;
+  }
+#ifdef TEMPLLM_DEFAULT_MODEL_DIR
+  if (std::filesystem::exists(std::filesystem::path(TEMPLLM_DEFAULT_MODEL_DIR) / "config.json"))
+    return TEMPLLM_DEFAULT_MODEL_DIR;
+#endif
+  throw IoError("templlm: no --model given and the embedded demo model was not found (looked in "
+                "$TEMPLLM_DEMO_MODEL, <prefix>/share/templlm/models/demo and the source tree)");
+}
+
+/// A progress bar on stderr while weights map in: bytes, percent and seconds.
+std::function<void(std::uint64_t, std::uint64_t)> load_progress(bool enabled) {
+  if (!enabled) return {};
+  const auto t0 = std::chrono::steady_clock::now();
+  const bool tty = isatty(2) != 0;
+  return [t0, tty, last = -1](std::uint64_t done, std::uint64_t total) mutable {
+    const int pct = total ? int(100.0 * double(done) / double(total)) : 100;
+    if (pct == last || (!tty && pct != 100)) return;
+    last = pct;
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const int width = 30, fill = pct * width / 100;
+    std::fprintf(stderr, "\rloading weights [%s%s] %3d%%  %.1f / %.1f MB  %.1fs%s",
+                 std::string(std::size_t(fill), '#').c_str(), std::string(std::size_t(width - fill), ' ').c_str(),
+                 pct, double(done) / 1e6, double(total) / 1e6, s, pct == 100 ? "\n" : "");
+  };
+}
+
+std::unique_ptr<runtime::AnyModel> load_any_model(cpu::Backend& be, const std::filesystem::path& dir,
+                                                  bool progress) {
+  return runtime::load_model(Loadable{}, be, dir, load_progress(progress));
+}
+
+int generate_main(int argc, char** argv) {
+  Args args(argc, argv, {"help", "quiet"},
+            {"model", "prompt", "prompt-file", "ids", "max-tokens", "temperature", "top-p", "top-k",
+             "min-p", "repetition-penalty", "presence-penalty", "frequency-penalty", "seed", "stop",
+             "context", "backend", "threads"});
+  if (args.has("help")) {
+    std::cout << generate_help;
+    return 0;
+  }
+  if (!args.positional().empty()) throw UsageError("unexpected argument '" + args.positional()[0] + "'");
+  if (auto b = args.get("backend"); b && *b != "cpu")
+    throw UsageError("--backend: '" + *b + "' is not available in this build (cpu)");
+  const int sources = int(args.has("prompt")) + int(args.has("prompt-file")) + int(args.has("ids"));
+  if (sources > 1) throw UsageError("give one of --prompt, --prompt-file, --ids");
+  const bool quiet = args.has("quiet");
+
+  runtime::GenerateOptions o;
+  o.max_tokens = number<int>(args, "max-tokens", 64);
+  o.sampling.temperature = number<float>(args, "temperature", 0.8f);
+  o.sampling.top_p = number<float>(args, "top-p", 0.95f);
+  o.sampling.top_k = number<int>(args, "top-k", 0);
+  o.sampling.min_p = number<float>(args, "min-p", 0.0f);
+  o.sampling.repetition_penalty = number<float>(args, "repetition-penalty", 1.0f);
+  o.sampling.presence_penalty = number<float>(args, "presence-penalty", 0.0f);
+  o.sampling.frequency_penalty = number<float>(args, "frequency-penalty", 0.0f);
+  o.sampling.seed = number<std::uint64_t>(args, "seed", 0);
+  o.max_context = number<std::int64_t>(args, "context", 0);
+  if (o.max_tokens < 0) throw UsageError("--max-tokens must be >= 0");
+  try {
+    o.sampling.validate();
+  } catch (const InvalidInput& e) {
+    throw UsageError(e.what());
+  }
+
+  const std::filesystem::path dir = args.get("model") ? std::filesystem::path(*args.get("model")) : default_model_dir();
+  const unsigned threads = unsigned(number<int>(args, "threads", 0));
+  cpu::Backend be(threads);
+  const auto t_load = std::chrono::steady_clock::now();
+  auto model = load_any_model(be, dir, !quiet);
+  const double load_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_load).count();
+
+  std::optional<tokenizer::Tokenizer> tok;
+  if (std::filesystem::exists(dir / "tokenizer.json")) tok = tokenizer::Tokenizer::from_folder(dir);
+
+  std::vector<int> prompt;
+  if (args.has("ids")) {
+    prompt = parse_id_list(*args.get("ids"));
+  } else {
+    if (!tok)
+      throw InvalidInput("templlm: " + dir.string() +
+                         " has no tokenizer.json; give the prompt as token ids with --ids 1,2,3");
+    std::string text = "And God said";
+    if (auto p = args.get("prompt")) text = *p;
+    if (auto f = args.get("prompt-file")) {
+      std::ifstream in(*f, std::ios::binary);
+      if (!in) throw IoError("templlm: cannot read --prompt-file " + *f);
+      std::stringstream ss;
+      ss << in.rdbuf();
+      text = ss.str();
+    }
+    const auto enc = tok->encode(text, true);
+    prompt.assign(enc.begin(), enc.end());
+    if (prompt.empty()) throw UsageError("the prompt is empty");
+  }
+  if (auto s = args.get("stop")) {
+    if (!tok) throw UsageError("--stop needs a model with tokenizer.json");
+    o.stop_strings.push_back(*s);
+  }
+
+  const bool as_ids = args.has("ids") || !tok;
+  bool first = true;
+  runtime::StreamCallback cb = [&](int id, std::string_view piece) {
+    if (as_ids) {
+      std::cout << (first ? "" : ",") << id << std::flush;
+      first = false;
+    } else {
+      std::cout << piece << std::flush;
+    }
+    return true;
+  };
+  if (!as_ids) std::cout << tok->decode(std::vector<std::uint32_t>(prompt.begin(), prompt.end()), true);
+  runtime::Engine engine(*model, as_ids ? nullptr : &*tok);
+  if (as_ids && tok)
+    if (auto e = tok->eos_id()) o.stop_ids.push_back(int(*e));
+  const int h = engine.add(prompt, o, cb);
+  engine.run();
+  std::cout << "\n" << std::flush;
+  const auto& r = engine.result(h);
+  if (!quiet) {
+    const auto gen = std::int64_t(r.tokens.size());
+    std::fprintf(stderr,
+                 "templlm: %s: load %.2fs | prompt %lld tokens, %.1f tok/s | generated %lld tokens, "
+                 "%.1f tok/s | stop: %s\n",
+                 std::string(model->name()).c_str(), load_s, static_cast<long long>(r.prompt_tokens),
+                 r.prefill_seconds > 0 ? double(r.prompt_tokens) / r.prefill_seconds : 0.0,
+                 static_cast<long long>(gen),
+                 r.decode_seconds > 0 ? double(std::max<std::int64_t>(gen - 1, 0)) / r.decode_seconds : 0.0,
+                 std::string(runtime::stop_reason_name(r.stop)).c_str());
+  }
+  return 0;
+}
+
+}  // namespace templlm::cli

@@ -1,0 +1,237 @@
+// SPDX-License-Identifier: Apache-2.0
+/// \file runtime/generator.hpp
+/// Generation over a type-erased AnyModel, with continuous batching.
+///
+/// An Engine holds requests. Each step() runs ONE forward over every active request: a request
+/// that just joined contributes its whole prompt (prefill), the others one token each (decode),
+/// each continuing its own KV cache. A request leaves the batch when it stops; requests may be
+/// added between steps. A request's tokens depend only on its own prompt, options and seed, so
+/// batching does not change greedy outputs.
+///
+/// Stop reasons (GenerationResult::stop):
+///   eos               a stop token id was sampled (options.stop_ids, plus the tokenizer's eos
+///                     when a tokenizer is given); the token is kept in `tokens`, not in `text`
+///   stop_string       the text reached one of options.stop_strings; the text is cut before it
+///                     (never emitted, even when it spans several tokens)
+///   max_tokens        options.max_tokens tokens were generated
+///   cancelled         the streaming callback returned false
+///   context_exhausted the sequence's cache (options.max_context) is full
+/// A prompt that does not fit the context throws InvalidInput when the request is added.
+///
+/// With a tokenizer, the callback receives text pieces that end on UTF-8 character boundaries;
+/// text that could be the start of a stop string is held back until it is known not to be.
+/// Without one (id-level models), it receives each token id with an empty piece.
+#pragma once
+#include <algorithm>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "../core/error.hpp"
+#include "../tokenizer/tokenizer.hpp"
+#include "model.hpp"
+#include "sampler.hpp"
+
+namespace templlm::runtime {
+
+enum class StopReason { none, eos, stop_string, max_tokens, cancelled, context_exhausted };
+
+inline std::string_view stop_reason_name(StopReason r) {
+  switch (r) {
+    case StopReason::none: return "none";
+    case StopReason::eos: return "eos";
+    case StopReason::stop_string: return "stop_string";
+    case StopReason::max_tokens: return "max_tokens";
+    case StopReason::cancelled: return "cancelled";
+    case StopReason::context_exhausted: return "context_exhausted";
+  }
+  return "?";
+}
+
+struct GenerateOptions {
+  SamplingParams sampling;
+  int max_tokens = 256;
+  std::vector<int> stop_ids;              // in addition to the tokenizer's eos
+  std::vector<std::string> stop_strings;  // needs a tokenizer
+  bool logprobs = false;
+  /// Tokens the sequence's cache holds (prompt + generated). 0: prompt + max_tokens.
+  std::int64_t max_context = 0;
+};
+
+/// Called once per generated token: the token id and the text it makes final (possibly empty).
+/// Return false to cancel.
+using StreamCallback = std::function<bool(int token, std::string_view text)>;
+
+struct GenerationResult {
+  std::vector<int> tokens;        // generated ids (a final stop token included)
+  std::string text;               // decoded text, stop string and stop token excluded
+  std::vector<float> logprobs;    // per token, when requested: log p under the raw model
+  StopReason stop = StopReason::none;
+  std::int64_t prompt_tokens = 0;
+  double prefill_seconds = 0, decode_seconds = 0;  // wall time of the steps it took part in
+};
+
+class Engine {
+ public:
+  /// tok may be null (id level). The model and tokenizer must outlive the engine.
+  explicit Engine(AnyModel& model, const tokenizer::Tokenizer* tok = nullptr)
+      : model_(model), tok_(tok), sampler_(model.vocab()) {}
+
+  /// Adds a request; it joins the batch at the next step(). Returns its handle.
+  int add(std::vector<int> prompt, GenerateOptions opt, StreamCallback on_token = {}) {
+    if (prompt.empty()) throw InvalidInput("templlm: the prompt has no tokens");
+    if (opt.max_tokens < 0) throw InvalidInput("templlm: max_tokens must be >= 0");
+    if (!opt.stop_strings.empty() && !tok_)
+      throw InvalidInput("templlm: stop strings need a tokenizer");
+    opt.sampling.validate();
+    const auto plen = std::int64_t(prompt.size());
+    const std::int64_t ctx = opt.max_context > 0 ? opt.max_context : plen + std::max(opt.max_tokens, 1);
+    if (plen > ctx)
+      throw InvalidInput("templlm: the prompt has " + std::to_string(plen) +
+                         " tokens but the context holds " + std::to_string(ctx));
+    for (auto& s : opt.stop_strings)
+      if (s.empty()) throw InvalidInput("templlm: an empty stop string");
+    auto r = std::make_unique<Request>();
+    r->history = std::move(prompt);
+    r->result.prompt_tokens = plen;
+    r->opt = std::move(opt);
+    r->on_token = std::move(on_token);
+    if (tok_) {
+      if (auto e = tok_->eos_id()) r->opt.stop_ids.push_back(int(*e));
+      r->decoder.emplace(tok_->stream_decoder(true));
+    }
+    for (auto& s : r->opt.stop_strings) r->longest_stop = std::max(r->longest_stop, s.size());
+    r->seq = model_.new_sequence(ctx);
+    r->history.reserve(std::size_t(ctx));
+    r->result.tokens.reserve(std::size_t(std::max(r->opt.max_tokens, 0)));
+    if (r->opt.max_tokens == 0) r->result.stop = StopReason::max_tokens;
+    requests_.push_back(std::move(r));
+    return int(requests_.size() - 1);
+  }
+
+  /// One forward over every active request; returns whether any remain active.
+  bool step() {
+    steps_.clear();
+    active_.clear();
+    for (std::size_t i = 0; i < requests_.size(); ++i) {
+      Request& r = *requests_[i];
+      if (r.result.stop != StopReason::none) continue;
+      const std::size_t fed = std::size_t(r.seq->length());
+      steps_.push_back({r.seq.get(), std::span<const int>(r.history).subspan(fed)});
+      active_.push_back(i);
+    }
+    if (steps_.empty()) return false;
+    const std::size_t v = std::size_t(model_.vocab());
+    if (logits_.size() < steps_.size() * v) logits_.resize(steps_.size() * v);
+    const auto t0 = std::chrono::steady_clock::now();
+    model_.step(steps_, logits_);
+    const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    for (std::size_t s = 0; s < active_.size(); ++s) {
+      Request& r = *requests_[active_[s]];
+      (r.result.tokens.empty() ? r.result.prefill_seconds : r.result.decode_seconds) += dt;
+      accept(r, std::span<const float>(logits_).subspan(s * v, v));
+    }
+    for (const auto& r : requests_)
+      if (r->result.stop == StopReason::none) return true;
+    return false;
+  }
+
+  /// Steps until every request has stopped.
+  void run() {
+    while (step()) {
+    }
+  }
+
+  bool done(int handle) const { return at(handle).result.stop != StopReason::none; }
+  const GenerationResult& result(int handle) const { return at(handle).result; }
+  /// Frees the request's cache (its result stays readable).
+  void release(int handle) { requests_.at(std::size_t(handle))->seq.reset(); }
+
+ private:
+  struct Request {
+    std::vector<int> history;  // prompt + generated; history[seq->length():] is not yet fed
+    GenerateOptions opt;
+    StreamCallback on_token;
+    std::unique_ptr<Sequence> seq;
+    std::optional<tokenizer::StreamDecoder> decoder;
+    std::string pending;       // decoded text not yet emitted (may start a stop string)
+    std::size_t longest_stop = 0;
+    GenerationResult result;
+  };
+
+  const Request& at(int h) const { return *requests_.at(std::size_t(h)); }
+
+  void accept(Request& r, std::span<const float> logits) {
+    const auto n = std::uint64_t(r.result.tokens.size());
+    const int tok = sampler_.sample(logits, r.history, r.opt.sampling, n);
+    r.result.tokens.push_back(tok);
+    r.history.push_back(tok);
+    if (r.opt.logprobs) r.result.logprobs.push_back(Sampler::logprob(logits, tok));
+    const bool is_stop_id =
+        std::find(r.opt.stop_ids.begin(), r.opt.stop_ids.end(), tok) != r.opt.stop_ids.end();
+    std::string piece;
+    bool hit = false;
+    if (r.decoder) {
+      if (!is_stop_id) r.pending += r.decoder->step(std::uint32_t(tok));
+      const bool last = is_stop_id || int(r.result.tokens.size()) >= r.opt.max_tokens ||
+                        r.seq->length() + 1 > r.seq->max_context();
+      if (last) r.pending += r.decoder->finish();
+      hit = take_text(r, piece, last);
+    }
+    bool keep_going = true;
+    if (r.on_token) keep_going = r.on_token(tok, piece);
+    if (is_stop_id) r.result.stop = StopReason::eos;
+    else if (hit) r.result.stop = StopReason::stop_string;
+    else if (int(r.result.tokens.size()) >= r.opt.max_tokens) r.result.stop = StopReason::max_tokens;
+    else if (!keep_going) r.result.stop = StopReason::cancelled;
+    else if (r.seq->length() >= r.seq->max_context()) r.result.stop = StopReason::context_exhausted;
+  }
+
+  /// Moves the safe part of r.pending into `out` and r.result.text. Returns true on a stop
+  /// string (pending is cut before it). `final`: no more text follows, emit what is held back.
+  static bool take_text(Request& r, std::string& out, bool final) {
+    std::size_t cut = std::string::npos;
+    for (const auto& s : r.opt.stop_strings) cut = std::min(cut, r.pending.find(s));
+    if (cut != std::string::npos) {
+      out.assign(r.pending, 0, cut);
+      r.result.text += out;
+      r.pending.clear();
+      return true;
+    }
+    std::size_t hold = 0;
+    if (!final)
+      for (const auto& s : r.opt.stop_strings)
+        for (std::size_t k = std::min(s.size() - 1, r.pending.size()); k > hold; --k)
+          if (r.pending.compare(r.pending.size() - k, k, s, 0, k) == 0) {
+            hold = k;
+            break;
+          }
+    out.assign(r.pending, 0, r.pending.size() - hold);
+    r.result.text += out;
+    r.pending.erase(0, r.pending.size() - hold);
+    return false;
+  }
+
+  AnyModel& model_;
+  const tokenizer::Tokenizer* tok_;
+  Sampler sampler_;
+  std::vector<std::unique_ptr<Request>> requests_;
+  std::vector<Step> steps_;
+  std::vector<std::size_t> active_;
+  std::vector<float> logits_;
+};
+
+/// One request, run alone: the simple entry point.
+inline GenerationResult generate(AnyModel& model, std::vector<int> prompt, const GenerateOptions& opt,
+                                 StreamCallback on_token = {}, const tokenizer::Tokenizer* tok = nullptr) {
+  Engine e(model, tok);
+  const int h = e.add(std::move(prompt), opt, std::move(on_token));
+  e.run();
+  return e.result(h);
+}
+
+}  // namespace templlm::runtime

@@ -1,0 +1,83 @@
+// SPDX-License-Identifier: Apache-2.0
+// `templlm generate` end to end: greedy ids on a fixture equal the transformers continuation,
+// --help, and the errors a user sees.
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cstdio>
+#include <string>
+#include <sys/wait.h>
+
+#include "support/fixture.hpp"
+
+namespace {
+
+struct GenRun {
+  int status;
+  std::string out;
+};
+
+GenRun run_generate(const std::string& args, bool merge_stderr = true) {
+  const std::string cmd = std::string(TEMPLLM_CLI) + " generate " + args + (merge_stderr ? " 2>&1" : " 2>/dev/null");
+  FILE* p = popen(cmd.c_str(), "r");
+  std::string out;
+  std::array<char, 4096> buf;
+  while (std::size_t n = std::fread(buf.data(), 1, buf.size(), p)) out.append(buf.data(), n);
+  const int status = pclose(p);
+  return {WEXITSTATUS(status), out};
+}
+
+std::string csv(const std::vector<int>& ids) {
+  std::string s;
+  for (std::size_t i = 0; i < ids.size(); ++i) s += (i ? "," : "") + std::to_string(ids[i]);
+  return s;
+}
+
+TEST(GenerateCli, GreedyIdsEqualTheTransformersContinuation) {
+  for (const std::string name : {"mixtral-tiny", "qwen3-moe-tiny", "qwen3-tiny"}) {
+    const auto g = templlm::test::read_json(templlm::test::model_dir(name) / "expected" / "greedy.json");
+    const auto prompt = g.at("prompt").get<std::vector<int>>();
+    const auto want = g.at("new_tokens").get<std::vector<int>>();
+    const auto r = run_generate("--model " + templlm::test::model_dir(name).string() + " --ids " + csv(prompt) +
+                                " --temperature 0 --max-tokens " + std::to_string(want.size()), false);
+    EXPECT_EQ(r.status, 0) << name;
+    EXPECT_EQ(r.out, csv(want) + "\n") << name;
+  }
+}
+
+TEST(GenerateCli, SummaryLineOnStderr) {
+  const auto r = run_generate("--model " + templlm::test::model_dir("qwen3-tiny").string() +
+                              " --ids 1,2,3 --max-tokens 4 --seed 3");
+  EXPECT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("prompt 3 tokens"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("generated 4 tokens"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("loading weights"), std::string::npos) << r.out;
+}
+
+TEST(GenerateCli, Help) {
+  const auto r = run_generate("--help");
+  EXPECT_EQ(r.status, 0);
+  EXPECT_NE(r.out.find("--max-tokens"), std::string::npos);
+}
+
+TEST(GenerateCli, TextPromptWithoutTokenizerIsAnError) {
+  const auto r = run_generate("--model " + templlm::test::model_dir("qwen3-tiny").string() + " --prompt hi");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.out.find("--ids"), std::string::npos) << r.out;
+}
+
+TEST(GenerateCli, BadOptionsAreUsageErrors) {
+  EXPECT_EQ(run_generate("--top-p 2 --ids 1").status, 2);
+  EXPECT_EQ(run_generate("--max-tokens x --ids 1").status, 2);
+  EXPECT_EQ(run_generate("--prompt a --ids 1").status, 2);
+  EXPECT_EQ(run_generate("--backend tpu --ids 1").status, 2);
+}
+
+TEST(GenerateCli, PromptLongerThanTheContextIsAnError) {
+  const auto r = run_generate("--model " + templlm::test::model_dir("qwen3-tiny").string() +
+                              " --ids 1,2,3,4 --context 3");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.out.find("context"), std::string::npos) << r.out;
+}
+
+}  // namespace
