@@ -2,6 +2,8 @@
 /// \file apps/templlm/args.hpp
 /// A small argument parser for the subcommands: --flag, --key value, --key=value.
 #pragma once
+#include <algorithm>
+#include <charconv>
 #include <map>
 #include <optional>
 #include <set>
@@ -65,5 +67,23 @@ class Args {
   std::map<std::string, std::string> values_;
   std::vector<std::string> positional_;
 };
+
+/// "1,2,3" -> {1, 2, 3}; anything else is a UsageError naming the bad item.
+inline std::vector<int> parse_id_list(const std::string& text) {
+  std::vector<int> ids;
+  std::size_t i = 0;
+  while (i <= text.size()) {
+    const std::size_t end = std::min(text.find(',', i), text.size());
+    int v = 0;
+    const auto* b = text.data() + i;
+    const auto* e = text.data() + end;
+    auto [p, ec] = std::from_chars(b, e, v);
+    if (ec != std::errc() || p != e || b == e)
+      throw UsageError("--ids: '" + std::string(b, e) + "' is not a token id (expected 1,2,3)");
+    ids.push_back(v);
+    i = end + 1;
+  }
+  return ids;
+}
 
 }  // namespace templlm::cli

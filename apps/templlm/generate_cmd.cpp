@@ -49,23 +49,6 @@ Continues a prompt and streams the text to stdout; a one-line summary goes to st
   --help             this text
 )";
 
-std::vector<int> parse_id_list(const std::string& text) {
-  std::vector<int> ids;
-  std::size_t i = 0;
-  while (i <= text.size()) {
-    const std::size_t end = std::min(text.find(',', i), text.size());
-    int v = 0;
-    const auto* b = text.data() + i;
-    const auto* e = text.data() + end;
-    auto [p, ec] = std::from_chars(b, e, v);
-    if (ec != std::errc() || p != e || b == e)
-      throw UsageError("--ids: '" + std::string(b, e) + "' is not a token id (expected 1,2,3)");
-    ids.push_back(v);
-    i = end + 1;
-  }
-  return ids;
-}
-
 template <class T>
 T number(const Args& a, const std::string& key, T fallback) {
   const auto v = a.get(key);

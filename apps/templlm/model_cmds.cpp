@@ -22,22 +22,6 @@ namespace {
 /// Everything this binary can load: the real descriptions, the dense sizes and the tiny twins.
 using Compiled = model::LoadableModels;
 
-std::vector<int> parse_ids(const std::string& text) {
-  std::vector<int> ids;
-  std::size_t i = 0;
-  while (i <= text.size()) {
-    const std::size_t end = std::min(text.find(',', i), text.size());
-    int v = 0;
-    const auto* b = text.data() + i;
-    const auto* e = text.data() + end;
-    auto [p, ec] = std::from_chars(b, e, v);
-    if (ec != std::errc() || p != e || b == e)
-      throw UsageError("--ids: '" + std::string(b, e) + "' is not a token id (expected 1,2,3)");
-    ids.push_back(v);
-    i = end + 1;
-  }
-  return ids;
-}
 
 }  // namespace
 
@@ -134,7 +118,7 @@ int logits_main(int argc, char** argv) {
     return 0;
   }
   const std::filesystem::path dir = args.require("model");
-  const auto ids = parse_ids(args.require("ids"));
+  const auto ids = parse_id_list(args.require("ids"));
   const std::string out = args.require("out");
   const unsigned threads = args.get("threads") ? unsigned(std::stoul(*args.get("threads"))) : 0;
   cpu::Backend be(threads);
