@@ -12,32 +12,16 @@
 #include <sys/wait.h>
 #include <string>
 
+#include "support/cli.hpp"
 #include "support/fixture.hpp"
 
 namespace {
 
 namespace fs = std::filesystem;
 
-struct CliRun {
-  int status;
-  std::string out;  // stdout and stderr together
-};
-
-CliRun run(const std::string& args) {
-  const std::string cmd = std::string(TEMPLLM_CLI) + " " + args + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  std::string out;
-  std::array<char, 4096> buf;
-  while (std::size_t n = std::fread(buf.data(), 1, buf.size(), p)) out.append(buf.data(), n);
-  const int status = pclose(p);
-  return {WEXITSTATUS(status), out};
-}
-
-std::string join(const std::vector<int>& ids) {
-  std::string s;
-  for (std::size_t i = 0; i < ids.size(); ++i) s += (i ? "," : "") + std::to_string(ids[i]);
-  return s;
-}
+using templlm::test::CliRun;
+CliRun run(const std::string& args) { return templlm::test::run_cli(args); }
+std::string join(const std::vector<int>& ids) { return templlm::test::id_list(ids); }
 
 TEST(Cli, ModelsListsTheNineReleasedDescriptionsWithPublishedCounts) {
   const CliRun r = run("models");

@@ -8,30 +8,18 @@
 #include <string>
 #include <sys/wait.h>
 
+#include "support/cli.hpp"
 #include "support/fixture.hpp"
 
 namespace {
 
-struct GenRun {
-  int status;
-  std::string out;
-};
+using GenRun = templlm::test::CliRun;
 
 GenRun run_generate(const std::string& args, bool merge_stderr = true) {
-  const std::string cmd = std::string(TEMPLLM_CLI) + " generate " + args + (merge_stderr ? " 2>&1" : " 2>/dev/null");
-  FILE* p = popen(cmd.c_str(), "r");
-  std::string out;
-  std::array<char, 4096> buf;
-  while (std::size_t n = std::fread(buf.data(), 1, buf.size(), p)) out.append(buf.data(), n);
-  const int status = pclose(p);
-  return {WEXITSTATUS(status), out};
+  return templlm::test::run_cli("generate " + args, merge_stderr);
 }
 
-std::string csv(const std::vector<int>& ids) {
-  std::string s;
-  for (std::size_t i = 0; i < ids.size(); ++i) s += (i ? "," : "") + std::to_string(ids[i]);
-  return s;
-}
+std::string csv(const std::vector<int>& ids) { return templlm::test::id_list(ids); }
 
 TEST(GenerateCli, GreedyIdsEqualTheTransformersContinuation) {
   for (const std::string name : {"mixtral-tiny", "qwen3-moe-tiny", "qwen3-tiny"}) {
