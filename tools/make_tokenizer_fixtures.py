@@ -13,12 +13,19 @@ Chat renders go to tests/data/tokenizers/chat/<family>.jsonl:
   qwen3, deepseek_v3, llama3_1: transformers' apply_chat_template with the chat_template of the
     folder's tokenizer_config.json;
   harmony: the openai-harmony package (OpenAI's renderer), with the o200k vocabulary rebuilt from
-    gptoss/tokenizer.json so that it runs offline.
+    gptoss/tokenizer.json so that it runs offline;
+  deepseek_r1, llama4, mistral_v1, mistral_v3: apply_chat_template with the released templates
+    vendored in tools/chat_templates/ (README.md there names their sources), on the closest
+    vendored tokenizer, with bos_token/eos_token as the real model's config sets them. These and
+    deepseek_v3 also render EXTRA_CONVERSATIONS (tool turns, misplaced roles, padded text); a
+    conversation the template rejects (raise_exception) is recorded with "error" instead of
+    "rendered".
 Versions go to tests/data/tokenizers/fixture_versions.json.
 
 Usage: python3 tools/make_tokenizer_fixtures.py   (needs: tokenizers transformers jinja2 openai-harmony)
 """
 import base64
+import hashlib
 import json
 import os
 import re
@@ -28,6 +35,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "tests" / "data" / "tokenizers"
+TEMPLATES = ROOT / "tools" / "chat_templates"
 NAMES = ["gptoss", "qwen3", "deepseek_v3", "llama3_1", "mistral"]
 
 INVALID_UTF8 = [
@@ -90,17 +98,63 @@ CONVERSATIONS = [
         {"role": "assistant", "content": "Hi!"}]},
 ]
 
+# Cases where the newer templates differ from each other: rejected role orders (Mistral), tool
+# turns, system prompts that are not first, whitespace the templates trim (Python str.strip, which
+# also removes Unicode spaces such as U+00A0 and U+3000).
+EXTRA_CONVERSATIONS = [
+    {"name": "consecutive_users", "messages": [
+        {"role": "user", "content": "Hi."},
+        {"role": "user", "content": "Still there?"}]},
+    {"name": "assistant_first", "messages": [
+        {"role": "assistant", "content": "Hello."},
+        {"role": "user", "content": "Hi."}]},
+    {"name": "two_systems", "messages": [
+        {"role": "system", "content": "Be brief."},
+        {"role": "system", "content": "Answer in French."},
+        {"role": "user", "content": "Hello"}]},
+    {"name": "system_not_first", "messages": [
+        {"role": "user", "content": "Hi."},
+        {"role": "assistant", "content": "Hello."},
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "Why?"}]},
+    {"name": "system_and_ends_with_assistant", "messages": [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "Say hi."},
+        {"role": "assistant", "content": "Hi!"}]},
+    {"name": "padded_text", "messages": [
+        {"role": "system", "content": "\u00a0 Be kind. \n"},
+        {"role": "user", "content": " Hi "},
+        {"role": "assistant", "content": "\u3000 Hello!\t "},
+        {"role": "user", "content": "Bye\n"}]},
+    {"name": "tool_result", "messages": [
+        {"role": "user", "content": "Weather in Paris?"},
+        {"role": "tool", "content": "{\"temp\": 20, \"sky\": \"clair \u00e9t\u00e9\"}"},
+        {"role": "tool", "content": "line1\nline2\t\"q\" \\ \u0001"},
+        {"role": "assistant", "content": "<think>\nuse it\n</think>\n\nIt is 20."},
+        {"role": "user", "content": "Thanks."},
+        {"role": "tool", "content": "again"}]},
+]
 
-def jinja_renders(name, family, variants):
+
+def jinja_renders(name, family, variants, template=None, special=None, extra=False):
+    """Renders CONVERSATIONS (and EXTRA_CONVERSATIONS when `extra`) with the folder's own
+    chat_template, or with tools/chat_templates/<template>; `special` overrides bos/eos_token."""
+    import jinja2
     from transformers import AutoTokenizer
     tok = AutoTokenizer.from_pretrained(str(DATA / name))
+    kwargs_base = dict(special or {})
+    if template is not None:
+        kwargs_base["chat_template"] = (TEMPLATES / template).read_text(encoding="utf-8")
     out = []
-    for conv in CONVERSATIONS:
+    for conv in CONVERSATIONS + (EXTRA_CONVERSATIONS if extra else []):
         for opts in variants:
-            kwargs = dict(opts)
-            text = tok.apply_chat_template(conv["messages"], tokenize=False, **kwargs)
-            out.append({"name": conv["name"], "messages": conv["messages"], "options": opts,
-                        "rendered": text})
+            rec = {"name": conv["name"], "messages": conv["messages"], "options": opts}
+            try:
+                rec["rendered"] = tok.apply_chat_template(conv["messages"], tokenize=False,
+                                                          **kwargs_base, **opts)
+            except jinja2.TemplateError as e:  # the template's raise_exception
+                rec["error"] = str(e)
+            out.append(rec)
     write_chat(family, out)
 
 
@@ -145,7 +199,7 @@ def harmony_renders():
                             "options": {"reasoning": effort, "date": "2025-06-28"},
                             "rendered": enc.decode(toks)})
         out.append({"name": "stop_tokens", "messages": [], "options": {},
-                    "rendered": "", "stop": enc.stop_tokens_for_assistant_actions()})
+                    "rendered": "", "stop": sorted(enc.stop_tokens_for_assistant_actions())})
         write_chat("harmony", out)
 
 
@@ -162,13 +216,27 @@ def main():
     jinja_renders("qwen3", "qwen3", [{"add_generation_prompt": True},
                                      {"add_generation_prompt": True, "enable_thinking": False},
                                      {"add_generation_prompt": False}])
-    jinja_renders("deepseek_v3", "deepseek_v3", [{"add_generation_prompt": True},
-                                                 {"add_generation_prompt": False}])
-    jinja_renders("llama3_1", "llama3_1", [{"add_generation_prompt": True},
-                                           {"add_generation_prompt": False}])
+    both = [{"add_generation_prompt": True}, {"add_generation_prompt": False}]
+    jinja_renders("deepseek_v3", "deepseek_v3", both, extra=True)
+    jinja_renders("llama3_1", "llama3_1", both)
+    # Closest vendored tokenizers: R1 shares V3's vocabulary and specials; Llama 4's bos is the same
+    # string as Llama 3.1's (its eos is <|eot|>); the Mistral folder is Mixtral's v1 vocabulary.
+    deepseek = {"bos_token": "<\uff5cbegin\u2581of\u2581sentence\uff5c>",
+                "eos_token": "<\uff5cend\u2581of\u2581sentence\uff5c>"}
+    jinja_renders("deepseek_v3", "deepseek_r1", both, "deepseek-ai_DeepSeek-R1.jinja", deepseek,
+                  extra=True)
+    jinja_renders("llama3_1", "llama4", both, "meta-llama_Llama-4-Scout-17B-16E-Instruct.jinja",
+                  {"bos_token": "<|begin_of_text|>", "eos_token": "<|eot|>"}, extra=True)
+    mistral = {"bos_token": "<s>", "eos_token": "</s>"}
+    jinja_renders("mistral", "mistral_v1", both, "mistralai_Mixtral-8x7B-Instruct-v0.1.jinja",
+                  mistral, extra=True)
+    jinja_renders("mistral", "mistral_v3", both, "mistralai_Mixtral-8x22B-Instruct-v0.1.jinja",
+                  mistral, extra=True)
     harmony_renders()
     versions = {p: md.version(p) for p in ["tokenizers", "transformers", "jinja2", "openai-harmony"]}
     versions["python"] = sys.version.split()[0]
+    versions["chat_templates"] = {f.name: hashlib.sha256(f.read_bytes()).hexdigest()
+                                  for f in sorted(TEMPLATES.glob("*.jinja"))}
     (DATA / "fixture_versions.json").write_text(json.dumps(versions, indent=2) + "\n")
     print(versions)
 

@@ -34,22 +34,70 @@ TEST(ChatFormat, Qwen3MatchesJinja) {
   }
 }
 
-TEST(ChatFormat, DeepSeekV3MatchesJinja) {
-  for (const auto& r : renders("deepseek_v3")) {
-    chat::DeepSeekChat c{.r1 = false};
-    EXPECT_EQ(c.render(messages_of(r), r.at("options").at("add_generation_prompt").get<bool>()),
-              r.at("rendered").get<std::string>())
-        << r.at("name");
+/// Checks every record of chat/<family>.jsonl: the render for both generation-prompt settings, or,
+/// for a conversation the template rejects, InvalidInput with the template's message. Returns the
+/// number of rejected records.
+template <class Format>
+int expect_matches_fixture(const std::string& family, const Format& format) {
+  int rejected = 0;
+  for (const auto& r : renders(family)) {
+    SCOPED_TRACE(family + " " + r.at("name").get<std::string>() + " " + r.at("options").dump());
+    const auto messages = messages_of(r);
+    const bool generation_prompt = r.at("options").at("add_generation_prompt").get<bool>();
+    if (r.contains("error")) {
+      ++rejected;
+      try {
+        (void)format.render(messages, generation_prompt);
+        ADD_FAILURE() << "rendered a conversation the template rejects";
+      } catch (const templlm::InvalidInput& e) {
+        EXPECT_EQ(std::string(e.what()), r.at("error").get<std::string>());
+      }
+    } else {
+      EXPECT_EQ(format.render(messages, generation_prompt), r.at("rendered").get<std::string>());
+    }
   }
+  return rejected;
+}
+
+TEST(ChatFormat, DeepSeekV3MatchesJinja) {
+  EXPECT_EQ(expect_matches_fixture("deepseek_v3", chat::DeepSeekChat{.r1 = false}), 0);
+}
+
+TEST(ChatFormat, DeepSeekR1MatchesJinja) {
+  EXPECT_EQ(expect_matches_fixture("deepseek_r1", chat::DeepSeekChat{.r1 = true}), 0);
 }
 
 TEST(ChatFormat, Llama3MatchesJinja) {
-  for (const auto& r : renders("llama3_1")) {
-    EXPECT_EQ(chat::Llama3Chat{}.render(messages_of(r),
-                                        r.at("options").at("add_generation_prompt").get<bool>()),
-              r.at("rendered").get<std::string>())
-        << r.at("name");
-  }
+  EXPECT_EQ(expect_matches_fixture("llama3_1", chat::Llama3Chat{}), 0);
+}
+
+TEST(ChatFormat, Llama4MatchesJinja) {
+  EXPECT_EQ(expect_matches_fixture("llama4", chat::Llama4Chat{}), 0);
+}
+
+TEST(ChatFormat, MistralV1MatchesJinja) {
+  // Rejected: misordered roles and tool turns (both generation-prompt settings).
+  EXPECT_GT(expect_matches_fixture("mistral_v1", chat::MistralChat{.version = 1}), 0);
+}
+
+TEST(ChatFormat, MistralV3MatchesJinja) {
+  EXPECT_GT(expect_matches_fixture("mistral_v3", chat::MistralChat{.version = 3}), 0);
+}
+
+TEST(ChatFormat, EmptyConversations) {
+  // The Llama 4 and Mistral templates read messages[0]; the DeepSeek ones render bos alone.
+  EXPECT_THROW((void)chat::Llama4Chat{}.render({}), templlm::InvalidInput);
+  EXPECT_THROW((void)chat::MistralChat{}.render({}), templlm::InvalidInput);
+  EXPECT_EQ(chat::DeepSeekChat{}.render({}, false),
+            chat::DeepSeekChat::special("begin of sentence"));
+}
+
+TEST(ChatFormat, PythonStripAndJson) {
+  namespace d = chat::detail;
+  EXPECT_EQ(d::strip("\xC2\xA0 a b\t\xE3\x80\x80"), "a b");  // U+00A0 ... U+3000
+  EXPECT_EQ(d::strip("\xC3\xA9 "), "\xC3\xA9");               // é is not a space
+  EXPECT_EQ(d::strip(" \x1F\x85"), "\x85");                   // a stray byte stays
+  EXPECT_EQ(d::json_quote("a\"b\\c\n\x01\xC3\xA9"), "\"a\\\"b\\\\c\\n\\u0001\xC3\xA9\"");
 }
 
 TEST(ChatFormat, HarmonyMatchesOpenAiRenderer) {
@@ -71,28 +119,6 @@ TEST(ChatFormat, HarmonyMatchesOpenAiRenderer) {
     c.date = o.at("date").get<std::string>();
     EXPECT_EQ(c.render(messages_of(r)), r.at("rendered").get<std::string>()) << r.at("name");
   }
-}
-
-TEST(ChatFormat, DeepSeekR1AndMistralAndLlama4FollowTheArchitectureNotes) {
-  const std::vector<chat::Message> conv{
-      {"system", "S"}, {"user", "u1"}, {"assistant", "<think>\nr\n</think>\n\na1"}, {"user", "u2"}};
-  EXPECT_EQ(chat::DeepSeekChat{}.render(conv),
-            "<\xEF\xBD\x9C"
-            "begin\xE2\x96\x81of\xE2\x96\x81sentence\xEF\xBD\x9C>S"
-            "<\xEF\xBD\x9CUser\xEF\xBD\x9C>u1<\xEF\xBD\x9C"
-            "Assistant\xEF\xBD\x9C>\n\na1"
-            "<\xEF\xBD\x9C"
-            "end\xE2\x96\x81of\xE2\x96\x81sentence\xEF\xBD\x9C>"
-            "<\xEF\xBD\x9CUser\xEF\xBD\x9C>u2<\xEF\xBD\x9C"
-            "Assistant\xEF\xBD\x9C><think>\n");
-  const std::vector<chat::Message> plain{
-      {"system", "S"}, {"user", "u1"}, {"assistant", "a1"}, {"user", "u2"}};
-  EXPECT_EQ(chat::MistralChat{}.render(plain), "<s>[INST] S\n\nu1 [/INST]a1</s>[INST] u2 [/INST]");
-  EXPECT_EQ(chat::MistralChat{.version = 3}.render(plain),
-            "<s>[INST] u1[/INST] a1</s>[INST] S\n\nu2[/INST]");
-  EXPECT_EQ(chat::Llama4Chat{}.render({{{"user", "hi"}}}),
-            "<|begin_of_text|><|header_start|>user<|header_end|>\n\nhi<|eot|>"
-            "<|header_start|>assistant<|header_end|>\n\n");
 }
 
 TEST(ChatParse, ThinkBlocks) {

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /// \file tokenizer/chat/message.hpp
 /// What every chat format shares: a message, the parsed form of a model's reply, and the string
-/// helpers the Jinja templates use (Python's strip/lstrip/rstrip on whitespace or newlines, and
+/// helpers the Jinja templates use (Python's strip/lstrip/rstrip, `tojson` of a string, and
 /// `<think>…</think>` splitting). The formats themselves are one typed struct per family in this
 /// folder; there is no template engine. Host-only.
 #pragma once
@@ -32,16 +32,87 @@ struct ParsedReply {
 
 namespace detail {
 
-inline bool is_py_space(char c) {
-  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
-}
-
-/// Python's str.strip(chars) for a set of ASCII characters (whitespace by default).
-inline std::string_view strip(std::string_view s, std::string_view chars = " \t\n\r\v\f") {
+/// Python's str.strip(chars) for a set of ASCII characters.
+inline std::string_view strip(std::string_view s, std::string_view chars) {
   while (!s.empty() && chars.find(s.front()) != std::string_view::npos) s.remove_prefix(1);
   while (!s.empty() && chars.find(s.back()) != std::string_view::npos) s.remove_suffix(1);
   return s;
 }
+
+/// str.isspace() for one code point: Jinja's `|trim` is Python's strip(), which also removes
+/// Unicode spaces (U+00A0, U+3000, ...), not only ASCII ones.
+inline bool is_py_space(char32_t c) {
+  return (c >= 0x09 && c <= 0x0D) || (c >= 0x1C && c <= 0x20) || c == 0x85 || c == 0xA0 ||
+         c == 0x1680 || (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 ||
+         c == 0x202F || c == 0x205F || c == 0x3000;
+}
+
+/// Length of the UTF-8 sequence starting with `lead`; 0 for a continuation byte.
+inline std::size_t utf8_length(unsigned char lead) {
+  return lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : lead >= 0x80 ? 0 : 1;
+}
+
+/// The code point of the well-formed sequence `s` (the bytes of one character).
+inline char32_t utf8_decode(std::string_view s) {
+  const auto b = [&](std::size_t i) { return char32_t(static_cast<unsigned char>(s[i])); };
+  switch (s.size()) {
+    case 2: return (b(0) & 0x1F) << 6 | (b(1) & 0x3F);
+    case 3: return (b(0) & 0x0F) << 12 | (b(1) & 0x3F) << 6 | (b(2) & 0x3F);
+    case 4: return (b(0) & 0x07) << 18 | (b(1) & 0x3F) << 12 | (b(2) & 0x3F) << 6 | (b(3) & 0x3F);
+    default: return b(0);
+  }
+}
+
+/// Python's str.strip() with no argument (Jinja's `|trim`) on UTF-8 text.
+inline std::string_view strip(std::string_view s) {
+  while (!s.empty()) {
+    const std::size_t n = utf8_length(static_cast<unsigned char>(s.front()));
+    if (n == 0 || n > s.size() || !is_py_space(utf8_decode(s.substr(0, n)))) break;
+    s.remove_prefix(n);
+  }
+  while (!s.empty()) {
+    std::size_t start = s.size() - 1;  // back up over continuation bytes to the lead byte
+    const auto continuation = [&](std::size_t i) {
+      return (static_cast<unsigned char>(s[i]) & 0xC0) == 0x80;
+    };
+    while (start > 0 && s.size() - start < 4 && continuation(start)) --start;
+    const std::string_view last = s.substr(start);
+    if (utf8_length(static_cast<unsigned char>(last.front())) != last.size() ||
+        !is_py_space(utf8_decode(last)))
+      break;
+    s.remove_suffix(last.size());
+  }
+  return s;
+}
+
+/// `json.dumps(s, ensure_ascii=False)`, as the `tojson` filter of transformers' chat templates
+/// writes a string: quoted, with `"`, backslash and control characters escaped, other text as is.
+inline std::string json_quote(std::string_view s) {
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string out = "\"";
+  for (const char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      case '\b': out += "\\b"; break;
+      case '\f': out += "\\f"; break;
+      default:
+        if (c < 0x20) {
+          out += "\\u00";
+          out += hex[c >> 4];
+          out += hex[c & 0xF];
+        } else {
+          out += ch;
+        }
+    }
+  }
+  return out + "\"";
+}
+
 inline std::string_view lstrip(std::string_view s, std::string_view chars) {
   while (!s.empty() && chars.find(s.front()) != std::string_view::npos) s.remove_prefix(1);
   return s;
