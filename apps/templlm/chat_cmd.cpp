@@ -91,6 +91,8 @@ int interactive(const Options& o) {
   std::string model_type;
   {
     std::ifstream in(dir / "config.json");
+    // Without this a missing directory surfaced as a bare JSON parse error naming no file.
+    if (!in) throw IoError((dir / "config.json").string() + ": cannot open");
     model_type = nlohmann::json::parse(in).value("model_type", std::string());
   }
   auto fmt = chat_format(o, model_type);

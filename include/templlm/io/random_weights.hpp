@@ -41,7 +41,9 @@ class RandomWeights final : public TensorSource {
     }
     return it->second;
   }
-  bool contains(std::string_view) const override { return true; }
+  /// Layers ask only about optional tensors (FP8 `weight_scale_inv`, the MTP layer): a random
+  /// model is plain bf16 without them, so every such question is answered no.
+  bool contains(std::string_view) const override { return false; }
   /// Bytes invented so far.
   std::size_t bytes() const {
     std::size_t b = 0;

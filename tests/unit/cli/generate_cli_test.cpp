@@ -22,7 +22,11 @@ GenRun run_generate(const std::string& args, bool merge_stderr = true) {
 std::string csv(const std::vector<int>& ids) { return templlm::test::id_list(ids); }
 
 TEST(GenerateCli, GreedyIdsEqualTheTransformersContinuation) {
-  for (const std::string name : {"mixtral-tiny", "qwen3-moe-tiny", "qwen3-tiny"}) {
+  // Every committed fixture, so each family (and the R1 distill architectures, qwen2 and
+  // llama3) is reached through the CLI's one list of loadable descriptions.
+  for (const std::string name :
+       {"mixtral-tiny", "qwen3-moe-tiny", "qwen3-tiny", "qwen2-tiny", "llama3-tiny", "gpt-oss-tiny",
+        "deepseek-v3-tiny", "llama4-scout-tiny", "llama4-scout-tiny-text", "llama4-maverick-tiny"}) {
     const auto g = templlm::test::read_json(templlm::test::model_dir(name) / "expected" / "greedy.json");
     const auto prompt = g.at("prompt").get<std::vector<int>>();
     const auto want = g.at("new_tokens").get<std::vector<int>>();
