@@ -149,11 +149,17 @@ struct TensorPrefix {
 /// One config.json field the description pins. `key` may list alternatives separated by '|'
 /// and nested keys with '.', e.g. "rope_theta|rope_parameters.rope_theta".
 struct HfField {
-  enum class Kind { number, boolean, text, null_or_absent, text_cycle };
+  enum class Kind { number, boolean, text, null_or_absent, text_cycle, layer_values, layer_indices };
+  /// A per-layer value of the description (layer_values), or nonzero where layer i belongs in
+  /// the list (layer_indices).
+  using LayerFn = int (*)(int layer);
   std::string_view key;
   Kind kind = Kind::number;
   double number = 0.0;
   std::string_view text = {};
+  LayerFn layer = nullptr;
+  /// What transformers fills in when the key is absent (or an empty list); nullptr: required.
+  LayerFn hf_default = nullptr;
 };
 constexpr HfField number(std::string_view key, double v) { return {key, HfField::Kind::number, v}; }
 constexpr HfField flag(std::string_view key, bool v) {
@@ -169,6 +175,17 @@ constexpr HfField null_or_absent(std::string_view key) {
 /// text_cycle("layer_types", "sliding_attention,full_attention", 36)).
 constexpr HfField text_cycle(std::string_view key, std::string_view cycle, int count) {
   return {key, HfField::Kind::text_cycle, double(count), cycle};
+}
+/// An array of `layers` numbers, entry i == value(i) (Llama 4 "no_rope_layers": 1 = RoPE).
+constexpr HfField layer_values(std::string_view key, int layers, HfField::LayerFn value,
+                               HfField::LayerFn hf_default = nullptr) {
+  return {key, HfField::Kind::layer_values, double(layers), {}, value, hf_default};
+}
+/// An ascending array of the layer indices i < layers where member(i) != 0 (Llama 4
+/// "moe_layers").
+constexpr HfField layer_indices(std::string_view key, int layers, HfField::LayerFn member,
+                                HfField::LayerFn hf_default = nullptr) {
+  return {key, HfField::Kind::layer_indices, double(layers), {}, member, hf_default};
 }
 
 }  // namespace templlm::cfg

@@ -54,6 +54,16 @@ inline std::string format_number(double v) {
   return buf;
 }
 
+/// "[1, 1, 1, 0, 1, 1, 1, 0, ...] (48 entries)": long per-layer lists stay readable in errors.
+inline std::string format_int_list(const std::vector<int>& list) {
+  constexpr std::size_t shown = 8;
+  std::string out = "[";
+  for (std::size_t i = 0; i < std::min(list.size(), shown); ++i)
+    out += (i ? ", " : "") + std::to_string(list[i]);
+  out += list.size() > shown ? ", ...] (" + std::to_string(list.size()) + " entries)" : "]";
+  return out;
+}
+
 /// Splits on `sep`, keeping empty pieces.
 inline std::vector<std::string_view> split(std::string_view s, char sep) {
   std::vector<std::string_view> out;
@@ -208,6 +218,44 @@ class HfConfig {
               const auto& e = (*v)[i];
               if (!e.is_string() || e.get<std::string>() != cycle[i % cycle.size()]) {
                 report(expected, "entry " + std::to_string(i) + " is " + detail::brief_json(e));
+                break;
+              }
+            }
+          }
+          break;
+        }
+        case Kind::layer_values:
+        case Kind::layer_indices: {
+          const auto wanted = [&](cfg::HfField::LayerFn fn) {
+            std::vector<int> list;
+            for (int i = 0; i < static_cast<int>(f.number); ++i) {
+              if (f.kind == Kind::layer_values)
+                list.push_back(fn(i));
+              else if (fn(i) != 0)
+                list.push_back(i);
+            }
+            return list;
+          };
+          const std::vector<int> expected = wanted(f.layer);
+          // transformers replaces an absent key by its default, and an empty per-layer list
+          // too (Llama4TextConfig: `no_rope_layers if no_rope_layers else default`), so that is
+          // what the checkpoint means. An empty index list is a real value (no such layer).
+          const bool empty_values =
+              f.kind == Kind::layer_values && !absent && v->is_array() && v->empty();
+          if (absent || (f.hf_default != nullptr && empty_values)) {
+            if (f.hf_default == nullptr)
+              report(detail::format_int_list(expected), "missing");
+            else if (const std::vector<int> d = wanted(f.hf_default); d != expected)
+              report(detail::format_int_list(expected),
+                     "absent (default " + detail::format_int_list(d) + ")");
+          } else if (!v->is_array() || v->size() != expected.size()) {
+            report(detail::format_int_list(expected), detail::brief_json(*v));
+          } else {
+            for (std::size_t i = 0; i < expected.size(); ++i) {
+              const auto& e = (*v)[i];
+              if (!e.is_number_integer() || e.get<int>() != expected[i]) {
+                report(detail::format_int_list(expected),
+                       "entry " + std::to_string(i) + " is " + detail::brief_json(e));
                 break;
               }
             }

@@ -35,11 +35,26 @@ constexpr std::array<cfg::HfField, A + B> join_hf_fields(const std::array<cfg::H
   return out;
 }
 
+/// config.json "no_rope_layers" entry i: 1 where layer i applies RoPE.
+template <class M>
+constexpr int uses_rope(int i) { return M::layer(i).mixer == cfg::Mixer::no_rope ? 0 : 1; }
+/// transformers' no_rope_layers when the key is absent or empty: every 4th layer is NoPE
+/// (no_rope_layer_interval, default 4, is not pinned: no released config changes it).
+constexpr int hf_default_uses_rope(int i) { return (i + 1) % 4 != 0 ? 1 : 0; }
+/// Membership in config.json "moe_layers".
+template <class M>
+constexpr int is_moe_layer(int i) { return M::layer(i).ffn == cfg::Ffn::moe ? 1 : 0; }
+/// transformers' moe_layers when absent: the last layer of every interleave_moe_layer_step.
+template <class M>
+constexpr int hf_default_is_moe_layer(int i) {
+  return i % M::interleave_moe_layer_step == M::interleave_moe_layer_step - 1 ? 1 : 0;
+}
+
 /// Fields every Llama 4 description pins. The text model's fields live under "text_config" in
-/// the multimodal config.json (at the top level of a text-only one). Arrays cannot be HfFields:
-/// no_rope_layers, layer_types and moe_layers are not checked at load time;
-/// tests/unit/models/llama4_test.cpp checks the tiny fixtures' arrays against layer(i).
-/// attn_temperature_tuning is not pinned either: Scout stores it as the number 4 (truthy).
+/// the multimodal config.json (at the top level of a text-only one). The per-layer plan is
+/// checked through no_rope_layers and moe_layers; layer_types is derived from no_rope_layers by
+/// transformers and is not pinned. attn_temperature_tuning is not pinned either: Scout stores it
+/// as the number 4 (truthy).
 template <class M>
 constexpr auto llama4_common_hf_fields() {
   return std::array{
@@ -61,6 +76,10 @@ constexpr auto llama4_common_hf_fields() {
       cfg::number("text_config.num_local_experts|num_local_experts", M::router.experts),
       cfg::number("text_config.num_experts_per_tok|num_experts_per_tok", M::router.active),
       cfg::number("text_config.interleave_moe_layer_step|interleave_moe_layer_step", M::interleave_moe_layer_step),
+      cfg::layer_values("text_config.no_rope_layers|no_rope_layers", M::dims.layers,
+                        &uses_rope<M>, &hf_default_uses_rope),
+      cfg::layer_indices("text_config.moe_layers|moe_layers", M::dims.layers, &is_moe_layer<M>,
+                         &hf_default_is_moe_layer<M>),
       cfg::number("text_config.attention_chunk_size|attention_chunk_size", M::layer(0).window),
       cfg::number("text_config.rms_norm_eps|rms_norm_eps", M::norm.eps),
       cfg::number("text_config.rope_theta|text_config.rope_parameters.rope_theta|rope_theta|rope_parameters.rope_theta", M::rope.theta),

@@ -227,3 +227,50 @@ TEST(HfConfig, CheckWithRealDescriptionNamesTheField) {
 }
 
 }  // namespace
+
+namespace {
+
+// Per-layer plan of a 6-layer model: NoPE on layer 3, MoE on odd layers.
+constexpr int rope_plan(int i) { return i == 3 ? 0 : 1; }
+constexpr int every_fourth_nope(int i) { return (i + 1) % 4 != 0 ? 1 : 0; }
+constexpr int odd_is_moe(int i) { return i % 2; }
+
+TEST(HfConfig, DiffChecksPerLayerLists) {
+  const std::array fields = {cfg::layer_values("no_rope_layers", 6, &rope_plan),
+                             cfg::layer_indices("moe_layers", 6, &odd_is_moe)};
+  EXPECT_TRUE(parse(R"({"no_rope_layers": [1, 1, 1, 0, 1, 1], "moe_layers": [1, 3, 5]})")
+                  .diff(fields)
+                  .empty());
+
+  const auto d = parse(R"({"no_rope_layers": [1, 1, 0, 1, 1, 1], "moe_layers": [1, 3]})")
+                     .diff(fields);
+  ASSERT_EQ(d.size(), 2u);
+  EXPECT_EQ(d[0], (FieldDiff{"no_rope_layers", "[1, 1, 1, 0, 1, 1]", "entry 2 is 0"}));
+  EXPECT_EQ(d[1], (FieldDiff{"moe_layers", "[1, 3, 5]", "[1,3]"}));
+
+  const auto missing = parse("{}").diff(fields);
+  ASSERT_EQ(missing.size(), 2u);
+  EXPECT_EQ(missing[0].found, "missing");
+  EXPECT_EQ(parse(R"({"no_rope_layers": 7, "moe_layers": [1, 3, 5]})").diff(fields)[0].found, "7");
+}
+
+TEST(HfConfig, DiffPerLayerListsTakeTransformersDefaults) {
+  // Absent (or, for a per-layer list, empty) means transformers' default, which must then equal
+  // the description's plan; an empty index list is a real value.
+  const std::array fields = {
+      cfg::layer_values("no_rope_layers", 8, &every_fourth_nope, &every_fourth_nope),
+      cfg::layer_indices("moe_layers", 8, &odd_is_moe, &odd_is_moe)};
+  EXPECT_TRUE(parse("{}").diff(fields).empty());
+  EXPECT_TRUE(parse(R"({"no_rope_layers": []})").diff(fields).empty());
+  const auto empty_moe = parse(R"({"moe_layers": []})").diff(fields);
+  ASSERT_EQ(empty_moe.size(), 1u);
+  EXPECT_EQ(empty_moe[0], (FieldDiff{"moe_layers", "[1, 3, 5, 7]", "[]"}));
+
+  const std::array plan = {cfg::layer_values("no_rope_layers", 10, &rope_plan, &every_fourth_nope)};
+  const auto d = parse("{}").diff(plan);
+  ASSERT_EQ(d.size(), 1u);
+  EXPECT_EQ(d[0], (FieldDiff{"no_rope_layers", "[1, 1, 1, 0, 1, 1, 1, 1, ...] (10 entries)",
+                             "absent (default [1, 1, 1, 0, 1, 1, 1, 0, ...] (10 entries))"}));
+}
+
+}  // namespace

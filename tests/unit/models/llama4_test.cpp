@@ -19,10 +19,12 @@ INSTANTIATE_TYPED_TEST_SUITE_P(Llama4, FixtureTest, Llama4Twins);
 // transformers 5.24 (modeling_rope_utils._compute_llama3_parameters; the temperature line of
 // modeling_llama4.Llama4TextAttention) and is committed here as a literal.
 #include <templlm/kernels/cpu/attention.hpp>
+#include <templlm/io/hf_config.hpp>
 #include <templlm/layers/rope.hpp>
 
 #include <array>
 #include <cmath>
+#include <string>
 #include <vector>
 
 namespace templlm::test {
@@ -147,6 +149,38 @@ void expect_plan_matches_config() {
 TEST(Llama4LayerPlan, NoRopeAndMoeLayersMatchTheFixtureConfigs) {
   expect_plan_matches_config<model::Llama4ScoutTiny>();
   expect_plan_matches_config<model::Llama4MaverickTiny>();
+}
+
+// Loading checks the plan too: a config whose no_rope_layers or moe_layers disagree with the
+// description is a ConfigMismatch naming the field, not a silently different model.
+template <class M>
+void expect_plan_checked_at_load(const char* key, nlohmann::json value) {
+  const auto path = model_dir(std::string(M::name)) / "config.json";
+  auto json = read_json(path);
+  io::HfConfig::parse(json.dump(), path).check(M::hf_fields(), M::name);  // as committed: fine
+  json.at("text_config")[key] = std::move(value);
+  try {
+    io::HfConfig::parse(json.dump(), path).check(M::hf_fields(), M::name);
+    ADD_FAILURE() << M::name << ": changed " << key << " was accepted";
+  } catch (const ConfigMismatch& e) {
+    EXPECT_NE(std::string(e.what()).find(std::string(key) + ": expected"), std::string::npos)
+        << e.what();
+  }
+}
+
+TEST(Llama4LayerPlan, ConfigPlanIsCheckedAtLoad) {
+  expect_plan_checked_at_load<model::Llama4ScoutTiny>("no_rope_layers", {1, 1, 0, 1});
+  expect_plan_checked_at_load<model::Llama4ScoutTiny>("moe_layers", {0, 1, 2});
+  expect_plan_checked_at_load<model::Llama4MaverickTiny>("moe_layers", {0, 2});
+  // Absent lists take transformers' defaults, which equal these plans.
+  for (const char* key : {"no_rope_layers", "moe_layers"}) {
+    const auto path = model_dir("llama4-maverick-tiny") / "config.json";
+    auto json = read_json(path);
+    json.at("text_config").erase(key);
+    EXPECT_NO_THROW(io::HfConfig::parse(json.dump(), path)
+                        .check(model::Llama4MaverickTiny::hf_fields(), "llama4-maverick-tiny"))
+        << key;
+  }
 }
 
 }  // namespace
