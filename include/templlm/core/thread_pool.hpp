@@ -15,6 +15,18 @@
 
 namespace templlm {
 
+/// The grain (a multiple of `unit`) that gives every part of a parallel_for at least `min_work`
+/// multiply-adds when one item costs `item_work` of them. Waking a worker and waiting for it
+/// costs microseconds (much more when the other cores are busy), so smaller parts run faster on
+/// the calling thread: a 1M-parameter model decoded 8x slower on 2 threads than on 1 without it.
+/// Results do not change: every output still comes from one range, cut at multiples of `unit`.
+constexpr std::int64_t grain_for_work(std::int64_t item_work, std::int64_t unit = 1,
+                                      std::int64_t min_work = std::int64_t{1} << 16) {
+  const std::int64_t items = (min_work + std::max<std::int64_t>(item_work, 1) - 1) /
+                             std::max<std::int64_t>(item_work, 1);
+  return (std::max<std::int64_t>(items, 1) + unit - 1) / unit * unit;
+}
+
 class ThreadPool {
  public:
   /// threads = 0: one per hardware thread.

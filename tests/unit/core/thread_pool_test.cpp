@@ -35,3 +35,23 @@ TEST(ThreadPool, RethrowsAWorkerError) {
 }
 
 }  // namespace
+
+// Small jobs stay on the calling thread; big ones split at the unit.
+TEST(ThreadPool, GrainGivesEveryPartEnoughWork) {
+  using templlm::grain_for_work;
+  EXPECT_EQ(grain_for_work(1 << 16), 1);
+  EXPECT_EQ(grain_for_work(1 << 20, 64), 64);        // a 1M-MAC row: the unit alone
+  EXPECT_EQ(grain_for_work(256, 64), 256);           // 256 rows of 256 MACs
+  EXPECT_EQ(grain_for_work(200, 64), 384);           // 328 rows, rounded up to the unit
+  EXPECT_EQ(grain_for_work(0), std::int64_t{1} << 16);  // free items: capped by count, not zero
+  EXPECT_EQ(grain_for_work(10, 1, 100), 10);
+  // A 64-row matrix of 128-wide rows: one part, so parallel_for calls fn once on this thread.
+  templlm::ThreadPool pool(2);
+  int calls = 0;
+  pool.parallel_for(64, grain_for_work(128, 8), [&](std::int64_t b, std::int64_t e) {
+    ++calls;
+    EXPECT_EQ(b, 0);
+    EXPECT_EQ(e, 64);
+  });
+  EXPECT_EQ(calls, 1);
+}

@@ -40,7 +40,9 @@ inline void attention(ThreadPool& pool, MatrixView<float> out, MatrixView<const 
             v_new.rows == n && a.heads % a.kv_heads == 0,
         "templlm: attention: shapes disagree");
   const int group = a.heads / a.kv_heads;
-  pool.parallel_for(n * a.heads, 1, [&](std::int64_t begin, std::int64_t end) {
+  // A (token, head) job reads at most every cached key and value once.
+  const std::int64_t job_work = (a.start + n) * (a.head_dim + a.v_dim);
+  pool.parallel_for(n * a.heads, grain_for_work(job_work), [&](std::int64_t begin, std::int64_t end) {
     thread_local AlignedBuffer<float> scores;
     for (std::int64_t job = begin; job < end; ++job) {
       const std::int64_t t = job / a.heads;

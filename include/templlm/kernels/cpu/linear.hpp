@@ -39,7 +39,7 @@ inline void linear(ThreadPool& pool, MatrixView<float> y, MatrixView<const float
     decode_vector(bias_row.data(), bias);
   }
   const float* b = bias.empty() ? nullptr : bias_row.data();
-  pool.parallel_for(n, block, [&](std::int64_t begin, std::int64_t end) {
+  pool.parallel_for(n, grain_for_work(k * x.rows, block), [&](std::int64_t begin, std::int64_t end) {
     thread_local AlignedBuffer<float> scratch;  // grows once per thread, then reused
     for (std::int64_t n0 = begin; n0 < end; n0 += block) {
       const std::int64_t nb = std::min(block, end - n0);

@@ -70,7 +70,7 @@ inline void mla_attention(ThreadPool& pool, MatrixView<float> out, MatrixView<co
   thread_local AlignedBuffer<float> w;
   w.resize(static_cast<std::size_t>(a.heads * hv * a.rank));
   float* wdst = w.data();  // the calling thread's buffer: workers must not name `w` themselves
-  pool.parallel_for(a.heads * hv, 64, [&](std::int64_t b, std::int64_t e) {
+  pool.parallel_for(a.heads * hv, grain_for_work(a.rank, 64), [&](std::int64_t b, std::int64_t e) {
     decode_rows(wdst + b * a.rank, kv_b, b, e - b);
   });
   const float* wd = wdst;
@@ -96,7 +96,8 @@ inline void mla_attention(ThreadPool& pool, MatrixView<float> out, MatrixView<co
     });
   }
   const float* kvd = kv.data();
-  pool.parallel_for(n * a.heads, 1, [&](std::int64_t begin, std::int64_t end) {
+  pool.parallel_for(n * a.heads, grain_for_work(positions * (a.absorbed ? width : qk + a.v)),
+                    [&](std::int64_t begin, std::int64_t end) {
     thread_local AlignedBuffer<float> scores, qt, ot;
     for (std::int64_t job = begin; job < end; ++job) {
       const std::int64_t t = job / a.heads;
