@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <sstream>
 #include <templlm/kernels/cpu/backend.hpp>
 #include <templlm/model/all.hpp>
@@ -43,8 +44,8 @@ Continues a prompt and streams the text to stdout; a one-line summary goes to st
   --seed S           sampling seed (default 0): same seed, same output
   --stop STR         stop before this text (may be given once; not printed)
   --context N        KV-cache size in tokens (default prompt + max tokens)
-  --backend cpu      the backend (cpu)
-  --threads N        CPU threads (default: all cores)
+  --backend B        cpu (default) or cuda (builds with CUDA, on a machine with a GPU)
+  --threads N        CPU threads (default: all cores; --backend cpu)
   --quiet            no progress bar or summary
   --help             this text
 )";
@@ -107,6 +108,13 @@ std::unique_ptr<runtime::AnyModel> load_any_model(cpu::Backend& be, const std::f
   return runtime::load_model(Loadable{}, be, dir, load_progress(progress));
 }
 
+#ifndef TEMPLLM_CLI_CUDA
+std::unique_ptr<runtime::AnyModel> load_any_model_cuda(const std::filesystem::path&, bool) {
+  throw Unsupported("templlm: --backend cuda: this templlm was built without the CUDA backend "
+                    "(configure with -DTEMPLLM_ENABLE_CUDA=ON and a CUDA toolkit); use --backend cpu");
+}
+#endif
+
 int generate_main(int argc, char** argv) {
   Args args(argc, argv, {"help", "quiet"},
             {"model", "prompt", "prompt-file", "ids", "max-tokens", "temperature", "top-p", "top-k",
@@ -117,8 +125,9 @@ int generate_main(int argc, char** argv) {
     return 0;
   }
   if (!args.positional().empty()) throw UsageError("unexpected argument '" + args.positional()[0] + "'");
-  if (auto b = args.get("backend"); b && *b != "cpu")
-    throw UsageError("--backend: '" + *b + "' is not available in this build (cpu)");
+  const std::string backend = args.get("backend").value_or("cpu");
+  if (backend != "cpu" && backend != "cuda")
+    throw UsageError("--backend: '" + backend + "' is not a backend (cpu, cuda)");
   const int sources = int(args.has("prompt")) + int(args.has("prompt-file")) + int(args.has("ids"));
   if (sources > 1) throw UsageError("give one of --prompt, --prompt-file, --ids");
   const bool quiet = args.has("quiet");
@@ -143,9 +152,15 @@ int generate_main(int argc, char** argv) {
 
   const std::filesystem::path dir = args.get("model") ? std::filesystem::path(*args.get("model")) : default_model_dir();
   const unsigned threads = unsigned(number<int>(args, "threads", 0));
-  cpu::Backend be(threads);
+  std::optional<cpu::Backend> cpu_be;  // declared before the model, which uses it
   const auto t_load = std::chrono::steady_clock::now();
-  auto model = load_any_model(be, dir, !quiet);
+  std::unique_ptr<runtime::AnyModel> model;
+  if (backend == "cuda") {
+    model = load_any_model_cuda(dir, !quiet);
+  } else {
+    cpu_be.emplace(threads);
+    model = load_any_model(*cpu_be, dir, !quiet);
+  }
   const double load_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_load).count();
 
   std::optional<tokenizer::Tokenizer> tok;

@@ -17,4 +17,7 @@ std::function<void(std::uint64_t, std::uint64_t)> load_progress(bool enabled);
 /// Loads DIR with any compiled-in description.
 std::unique_ptr<runtime::AnyModel> load_any_model(cpu::Backend& be, const std::filesystem::path& dir,
                                                   bool progress);
+/// The same on the CUDA backend (device 0), which the returned model owns (generate_cuda.cu).
+/// Throws Unsupported in a build without CUDA or on a machine without a CUDA device.
+std::unique_ptr<runtime::AnyModel> load_any_model_cuda(const std::filesystem::path& dir, bool progress);
 }  // namespace templlm::cli

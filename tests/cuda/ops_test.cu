@@ -607,4 +607,222 @@ TEST_F(CudaOps, MoeExpertsOnMxfp4RowsOfStackedTensorsWithBiases) {
   EXPECT_LE(out.error(gpu()), op_tolerance);
 }
 
+// --- DeepSeek-V3: partial RoPE, latent attention, grouped routing -----------------------------
+
+TEST_F(CudaOps, RopePartRotatesASliceOfEachHead) {
+  struct Case {
+    const char* what;
+    cfg::RopeLayout layout;
+    int heads, head_stride, offset, rotary_dim;
+    float factor;
+  };
+  const Case cases[] = {
+      {"q rope parts, interleaved, YaRN-scaled", cfg::RopeLayout::interleaved, 5, 24, 16, 8, 1.3f},
+      {"latent k_pe (one head)", cfg::RopeLayout::interleaved, 1, 72, 40, 32, 1.0f},
+      {"half split, slice in the middle", cfg::RopeLayout::half_split, 3, 50, 10, 20, 0.8f},
+  };
+  std::uint32_t seed = 700;
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.what);
+    RopeTable table{layers::default_inv_freq(1e4, c.rotary_dim), c.factor, c.layout};
+    const std::int64_t t = 29;
+    Twin x(gpu(), t, std::int64_t(c.heads) * c.head_stride, ++seed);
+    const auto before = x.host;
+    std::vector<int> pos(static_cast<std::size_t>(t));
+    for (int i = 0; i < t; ++i) pos[std::size_t(i)] = (i * 613) % 9001;
+    cpu_.rope_part(x.cpu(), c.heads, c.head_stride, c.offset, pos, table);
+    gpu().rope_part(x.gpu(), c.heads, c.head_stride, c.offset, pos, table);
+    const auto got = x.download(gpu());
+    EXPECT_LE(relative_error(got, x.host), op_tolerance);
+    // Dims outside [offset, offset + rotary_dim) of each head are untouched.
+    for (std::int64_t r = 0; r < t; ++r)
+      for (int h = 0; h < c.heads; ++h)
+        for (int d = 0; d < c.head_stride; ++d) {
+          if (d >= c.offset && d < c.offset + c.rotary_dim) continue;
+          const std::size_t i = std::size_t(r * c.heads * c.head_stride + h * c.head_stride + d);
+          ASSERT_EQ(got[i], before[i]) << "row " << r << " head " << h << " dim " << d;
+        }
+  }
+}
+
+/// A latent cache ([capacity, rank + rope], no values) in both backends' memory.
+struct LatentCachePair {
+  AlignedBuffer<float> ck;
+  gpu::DeviceBuffer<float> gk;
+  KvLayerView cpu_view, gpu_view;
+  LatentCachePair(gpu::Backend& be, std::int64_t capacity, std::int64_t width) {
+    ck.resize(std::size_t(capacity * width));
+    auto k = be.matrix(gk, capacity, width);
+    cpu_view = {ck.data(), nullptr, capacity, width, 0, false};
+    gpu_view = {k.data, nullptr, capacity, width, 0, false};
+  }
+};
+
+struct MlaCase {
+  const char* what;
+  int heads, nope, rope, v, rank;
+  std::int64_t prefix, chunk;  // positions already cached, tokens of this chunk
+  bool absorbed;
+  int kv_b;  // 0: f32, 1: bf16, 2: FP8 blocks of 16
+};
+
+TEST_F(CudaOps, MlaAttentionExpandedAndAbsorbedOverTheLatentCache) {
+  const MlaCase cases[] = {
+      {"prefill, expanded, f32", 3, 16, 8, 12, 40, 0, 13, false, 0},
+      {"prefill, absorbed, bf16", 3, 16, 8, 12, 40, 0, 13, true, 1},
+      {"chunk after a prefix, expanded, FP8 blocks", 4, 16, 8, 16, 32, 9, 7, false, 2},
+      {"chunk after a prefix, absorbed, FP8 blocks", 4, 16, 8, 16, 32, 9, 7, true, 2},
+      {"decode, absorbed, bf16", 2, 24, 16, 20, 48, 21, 1, true, 1},
+      {"decode, expanded, bf16", 2, 24, 16, 20, 48, 21, 1, false, 1},
+      {"DeepSeek-V3 head dims, decode, absorbed", 2, 128, 64, 128, 512, 5, 1, true, 1},
+      {"DeepSeek-V3 head dims, prefill, expanded", 2, 128, 64, 128, 512, 0, 6, false, 1},
+  };
+  std::uint32_t seed = 720;
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.what);
+    const std::int64_t width = c.rank + c.rope, qk = c.nope + c.rope, hv = c.nope + c.v;
+    const std::int64_t capacity = c.prefix + c.chunk + 3;
+    LatentCachePair cache(gpu(), capacity, width);
+    if (c.prefix > 0) {  // fill the cache through both backends' mla_store
+      Twin l0(gpu(), c.prefix, width, ++seed);
+      cpu_.mla_store(cache.cpu_view, l0.cpu(), 0);
+      gpu().mla_store(cache.gpu_view, l0.gpu(), 0);
+    }
+    const std::int64_t kv_rows = std::int64_t(c.heads) * hv;
+    HostWeight plain;
+    RawWeight fp8;
+    WeightView<Host> kv_b;
+    if (c.kv_b == 2) {
+      fp8 = fp8_block_weight(kv_rows, c.rank, 16, ++seed);
+      kv_b = fp8.view;
+    } else {
+      plain = make_weight(c.kv_b == 0 ? DType::f32 : DType::bf16, {kv_rows, c.rank}, ++seed);
+      kv_b = plain.view;
+    }
+    Twin q(gpu(), c.chunk, std::int64_t(c.heads) * qk, ++seed);
+    Twin latent(gpu(), c.chunk, width, ++seed);
+    Twin out(gpu(), c.chunk, std::int64_t(c.heads) * c.v, ++seed);
+    const MlaArgs a{c.heads, c.nope, c.rope, c.v, c.rank, float(1.0 / std::sqrt(double(qk))), c.prefix,
+                    c.absorbed};
+    cpu_.mla_attention(out.cpu(), q.cpu(), latent.cpu(), cache.cpu_view, kv_b, a);
+    gpu().mla_attention(out.gpu(), q.gpu(), latent.gpu(), cache.gpu_view, gpu().upload(kv_b), a);
+    EXPECT_LE(out.error(gpu()), op_tolerance);
+
+    cpu_.mla_store(cache.cpu_view, latent.cpu(), c.prefix);
+    gpu().mla_store(cache.gpu_view, latent.gpu(), c.prefix);
+    const std::int64_t stored = c.prefix + c.chunk;
+    std::vector<float> gk(std::size_t(stored * width));
+    gpu().copy_to_host(std::span<float>(gk), MatrixView<const float, Device>(cache.gpu_view.k, stored, width));
+    EXPECT_TRUE(std::equal(gk.begin(), gk.end(), cache.ck.data())) << "latents in the cache";
+  }
+}
+
+TEST_F(CudaOps, MlaAttentionReadsStridedChunkViews) {
+  // The layer passes row ranges of [T, ...] workspaces (one chunk of a batch); latents are
+  // columns of a wider matrix here, so every stride differs from its width.
+  const int heads = 2, nope = 8, rope = 4, v = 6, rank = 16;
+  const std::int64_t width = rank + rope, prefix = 5, n = 4;
+  LatentCachePair cache(gpu(), 16, width);
+  Twin l0(gpu(), prefix, width, 760);
+  cpu_.mla_store(cache.cpu_view, l0.cpu(), 0);
+  gpu().mla_store(cache.gpu_view, l0.gpu(), 0);
+  auto kv_b = make_weight(DType::bf16, {heads * (nope + v), rank}, 761);
+  Twin q(gpu(), n, heads * (nope + rope) + 3, 762);
+  Twin latent(gpu(), n, width + 5, 763);
+  Twin out(gpu(), n, heads * v + 2, 764);
+  for (bool absorbed : {false, true}) {
+    SCOPED_TRACE(absorbed ? "absorbed" : "expanded");
+    const MlaArgs a{heads, nope, rope, v, rank, 0.25f, prefix, absorbed};
+    cpu_.mla_attention(out.cpu().col_range(1, heads * v), q.cpu().col_range(2, heads * (nope + rope)),
+                       latent.cpu().col_range(3, width), cache.cpu_view, kv_b.view, a);
+    gpu().mla_attention(out.gpu().col_range(1, heads * v), q.gpu().col_range(2, heads * (nope + rope)),
+                        latent.gpu().col_range(3, width), cache.gpu_view, gpu().upload(kv_b.view), a);
+    const auto got = out.download(gpu());
+    for (std::int64_t r = 0; r < n; ++r) {
+      EXPECT_EQ(got[std::size_t(r * out.cols)], out.host[std::size_t(r * out.cols)]) << "column 0 untouched";
+      EXPECT_EQ(got[std::size_t(r * out.cols + out.cols - 1)], out.host[std::size_t(r * out.cols + out.cols - 1)]);
+    }
+    EXPECT_LE(relative_error(got, out.host), op_tolerance);
+  }
+}
+
+TEST_F(CudaOps, MlaStoreRejectsOverflowLikeTheCpu) {
+  LatentCachePair cache(gpu(), 4, 12);
+  Twin latent(gpu(), 3, 12, 780);
+  EXPECT_THROW(gpu().mla_store(cache.gpu_view, latent.gpu(), 2), Error);
+  Twin wrong(gpu(), 1, 11, 781);
+  EXPECT_THROW(gpu().mla_store(cache.gpu_view, wrong.gpu(), 0), Error);
+}
+
+TEST_F(CudaOps, RouteGroupedTopkEveryOption) {
+  struct Case {
+    const char* what;
+    cfg::GroupedTopK r;
+    bool bias;
+  };
+  const Case cases[] = {
+      {"DeepSeek-V3", {.experts = 256, .active = 8, .groups = 8, .groups_active = 4,
+                       .score = cfg::Score::sigmoid, .renormalize = true, .routed_scale = 2.5f,
+                       .correction_bias = true}, true},
+      {"the tiny twin", {.experts = 16, .active = 4, .groups = 4, .groups_active = 2,
+                         .score = cfg::Score::sigmoid, .renormalize = true, .routed_scale = 2.5f,
+                         .correction_bias = true}, true},
+      {"no bias, no renormalisation", {.experts = 60, .active = 5, .groups = 6, .groups_active = 3,
+                                       .score = cfg::Score::sigmoid, .renormalize = false,
+                                       .routed_scale = 1.0f, .correction_bias = false}, false},
+      {"one group, raw logits", {.experts = 37, .active = 3, .groups = 1, .groups_active = 1,
+                                 .score = cfg::Score::softmax, .renormalize = true,
+                                 .routed_scale = 1.5f, .correction_bias = false}, false},
+      {"more groups than threads", {.experts = 320, .active = 6, .groups = 160, .groups_active = 7,
+                                    .score = cfg::Score::sigmoid, .renormalize = true,
+                                    .routed_scale = 1.0f, .correction_bias = true}, true},
+      {"every expert of the kept groups", {.experts = 12, .active = 6, .groups = 4, .groups_active = 2,
+                                           .score = cfg::Score::sigmoid, .renormalize = true,
+                                           .routed_scale = 1.0f, .correction_bias = true}, true},
+  };
+  std::uint32_t seed = 800;
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.what);
+    const auto& r = c.r;
+    const std::int64_t t = 37;
+    Twin logits(gpu(), t, r.experts, ++seed, 2.0f);
+    const auto bias = random_floats(std::size_t(r.experts), ++seed, 0.5f);
+    gpu::DeviceBuffer<float> dbias;
+    gpu().copy_from_host(dbias, std::span<const float>(bias));
+    std::vector<int> cids(std::size_t(t * r.active));
+    Twin w(gpu(), t, r.active, std::vector<float>(std::size_t(t * r.active)));
+    gpu::DeviceBuffer<int> gids;
+    cpu_.route_grouped_topk(MatrixView<int, Host>(cids.data(), t, r.active), w.cpu(), logits.cpu(),
+                            c.bias ? bias.data() : nullptr, r);
+    gpu().route_grouped_topk(gpu().matrix(gids, t, r.active), w.gpu(), logits.gpu(),
+                             c.bias ? dbias.data() : nullptr, r);
+    std::vector<int> got(cids.size());
+    gpu().copy_to_host(std::span<int>(got), MatrixView<const int, Device>(gids.data(), t, r.active));
+    EXPECT_EQ(got, cids);
+    EXPECT_LE(w.error(gpu()), op_tolerance);
+  }
+}
+
+TEST_F(CudaOps, RouteGroupedTopkBreaksTiesTowardTheLowerIndex) {
+  // Row 0: every logit equal, so the lower groups (0, 1) and then the lower experts win. Row 1:
+  // group 3 holds the best pair and group 2 the next; tied experts come in index order.
+  const cfg::GroupedTopK r{.experts = 16, .active = 3, .groups = 4, .groups_active = 2,
+                           .score = cfg::Score::sigmoid, .renormalize = true, .routed_scale = 1.0f,
+                           .correction_bias = false};
+  std::vector<float> l(32, 0.0f);
+  l[16 + 13] = l[16 + 14] = 1.0f;
+  l[16 + 9] = l[16 + 10] = 0.5f;
+  Twin logits(gpu(), 2, 16, l);
+  std::vector<int> cids(6);
+  Twin w(gpu(), 2, 3, std::vector<float>(6));
+  gpu::DeviceBuffer<int> gids;
+  cpu_.route_grouped_topk(MatrixView<int, Host>(cids.data(), 2, 3), w.cpu(), logits.cpu(), nullptr, r);
+  gpu().route_grouped_topk(gpu().matrix(gids, 2, 3), w.gpu(), logits.gpu(), nullptr, r);
+  std::vector<int> got(6);
+  gpu().copy_to_host(std::span<int>(got), MatrixView<const int, Device>(gids.data(), 2, 3));
+  EXPECT_EQ(got, (std::vector<int>{0, 1, 2, 13, 14, 9}));
+  EXPECT_EQ(got, cids);
+  EXPECT_LE(w.error(gpu()), op_tolerance);
+}
+
 }  // namespace

@@ -21,13 +21,16 @@
 #include <vector>
 
 #include "../../core/config.hpp"
+#include "../../core/mla_args.hpp"
 #include "../../core/op_args.hpp"
 #include "../../core/tensor.hpp"
 #include "attention.cuh"
 #include "check.cuh"
 #include "device_buffer.cuh"
 #include "elementwise.cuh"
+#include "grouped_router.cuh"
 #include "linear.cuh"
+#include "mla.cuh"
 #include "moe.cuh"
 #include "norm.cuh"
 #include "rope.cuh"
@@ -169,6 +172,28 @@ class Backend {
     gpu::gated_activation(stream_, gate, up, f);
     linear(out, gate, w.down, w.down_bias);
   }
+  // DeepSeek-V3 (mla.cuh, grouped_router.cuh, rope.cuh).
+  void rope_part(MatrixView<float, Device> x, int heads, int head_stride, int offset,
+                 std::span<const int> positions, const RopeTable& table) {
+    check(std::int64_t(positions.size()) == x.rows, "templlm: rope_part: shapes disagree");
+    gpu::rope_part(stream_, x, heads, head_stride, offset, device_positions(positions),
+                   device_inv_freq(table.inv_freq), static_cast<int>(table.inv_freq.size()),
+                   table.attention_factor, table.layout);
+  }
+  void mla_attention(MatrixView<float, Device> out, MatrixView<const float, Device> q,
+                     MatrixView<const float, Device> latent_new, const KvLayerView& cache,
+                     const WeightView<Device>& kv_b, const MlaArgs& a) {
+    gpu::mla_attention(blas_, stream_, mla_, out, q, latent_new, cache, kv_b, a);
+  }
+  void mla_store(const KvLayerView& cache, MatrixView<const float, Device> latent_new, std::int64_t start) {
+    gpu::mla_store(stream_, cache, latent_new, start);
+  }
+  /// bias: [E] from upload_f32, or null.
+  void route_grouped_topk(MatrixView<int, Device> ids, MatrixView<float, Device> weights,
+                          MatrixView<const float, Device> logits, const float* bias,
+                          const cfg::GroupedTopK& r) {
+    gpu::route_grouped_topk(stream_, ids, weights, logits, bias, r);
+  }
   /// dst row r = src row s (gathering the rows that get logits).
   void copy_row(MatrixView<float, Device> dst, std::int64_t r, MatrixView<const float, Device> src,
                 std::int64_t s) {
@@ -246,6 +271,7 @@ class Backend {
   std::vector<float> inv_freq_host_;
   std::unordered_map<const void*, TableEntry> expert_tables_;
   MoeWorkspace moe_;
+  MlaWorkspace mla_;
 };
 
 }  // namespace templlm::gpu

@@ -46,7 +46,11 @@ WeightView<typename B::space> f32_vector(B& be, const std::vector<float>& values
   host.rank = 1;
   host.shape[0] = static_cast<std::int64_t>(values.size());
   host.data = reinterpret_cast<const std::byte*>(values.data());
-  WeightView<typename B::space> w = host;  // same fields, now naming backend memory
+  // The same fields, naming backend memory (views of different spaces do not convert).
+  WeightView<typename B::space> w;
+  w.dtype = host.dtype;
+  w.rank = host.rank;
+  w.shape = host.shape;
   w.data = reinterpret_cast<const std::byte*>(be.upload_f32(host));
   return w;
 }
