@@ -47,4 +47,38 @@ TEMPLLM_HOST_DEVICE constexpr float rope_angle(float inv_freq, int position) {
   return inv_freq * static_cast<float>(position);
 }
 
+/// Llama 4's attention temperature tuning on NoPE layers, the factor for a query at `position`:
+/// log1p(floor((p + 1) / floor_scale)) * attn_scale + 1 (float, as HF computes it).
+TEMPLLM_HOST_DEVICE inline float attention_temperature(int position, float floor_scale,
+                                                       float attn_scale) {
+  return ::log1pf(::floorf((float(position) + 1.0f) / floor_scale)) * attn_scale + 1.0f;
+}
+
+/// DeepSeek-V3's group score: the sum of the two largest of the group's `n` (>= 2) biased
+/// scores (HF: scores.view(groups, -1).topk(2).sum(-1)).
+TEMPLLM_HOST_DEVICE constexpr float top2_sum(const float* c, int n) {
+  float best = c[0] > c[1] ? c[0] : c[1], second = c[0] > c[1] ? c[1] : c[0];
+  for (int i = 2; i < n; ++i) {
+    if (c[i] > best) {
+      second = best;
+      best = c[i];
+    } else if (c[i] > second) {
+      second = c[i];
+    }
+  }
+  return best + second;
+}
+
+/// The chosen experts' weights, in place: renormalised to sum 1 when asked (HF adds 1e-20 to the
+/// denominator), then times the routed scaling factor. Summed in slot order on both backends.
+TEMPLLM_HOST_DEVICE constexpr void finish_routing_weights(float* w, int k, bool renormalize,
+                                                          float routed_scale) {
+  float sum = 0.0f;
+  for (int i = 0; i < k; ++i) sum += w[i];
+  for (int i = 0; i < k; ++i) {
+    if (renormalize) w[i] /= (sum + 1e-20f);
+    w[i] *= routed_scale;
+  }
+}
+
 }  // namespace templlm::math

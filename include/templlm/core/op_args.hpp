@@ -35,6 +35,19 @@ struct AttentionArgs {
   std::int64_t start;    // absolute position of the chunk's first token
 };
 
+/// First key position visible to a query at position p (non-decreasing in p): sliding windows
+/// count the query itself, chunks start at multiples of the chunk size (absolute positions).
+/// One definition for both backends.
+TEMPLLM_HOST_DEVICE constexpr std::int64_t first_visible_key(const AttentionArgs& a, std::int64_t p) {
+  switch (a.mixer) {
+    case cfg::Mixer::sliding: return p - a.window + 1 > 0 ? p - a.window + 1 : 0;
+    case cfg::Mixer::chunked: return p / a.window * a.window;
+    case cfg::Mixer::full:
+    case cfg::Mixer::no_rope: return 0;
+  }
+  return 0;
+}
+
 /// One expert's weights: [I, H] gate and up, [H, I] down (HF nn.Linear layout), optional biases.
 template <class Space>
 struct ExpertWeights {

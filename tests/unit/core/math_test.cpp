@@ -37,3 +37,31 @@ TEST(Math, RopeAngleIsOneFp32Product) {
 }
 
 }  // namespace
+
+namespace {
+
+// Expected values by hand (HF: scores.view(groups, -1).topk(2).sum(-1); weights / (sum + 1e-20)
+// * routed_scaling_factor).
+TEST(RouterMath, GroupScoreIsTheSumOfTheTwoLargest) {
+  const float a[] = {0.1f, 0.7f, 0.3f, 0.5f};
+  EXPECT_FLOAT_EQ(templlm::math::top2_sum(a, 4), 1.2f);
+  const float ties[] = {0.4f, 0.4f, 0.4f};
+  EXPECT_FLOAT_EQ(templlm::math::top2_sum(ties, 3), 0.8f);
+  const float two[] = {-1.0f, 2.0f};
+  EXPECT_FLOAT_EQ(templlm::math::top2_sum(two, 2), 1.0f);
+  const float later[] = {0.0f, 0.1f, 0.9f, 0.8f};  // both largest after the first two
+  EXPECT_FLOAT_EQ(templlm::math::top2_sum(later, 4), 1.7f);
+}
+
+TEST(RouterMath, RoutingWeightsRenormaliseThenScale) {
+  float w[] = {0.2f, 0.6f};
+  templlm::math::finish_routing_weights(w, 2, true, 2.5f);
+  EXPECT_FLOAT_EQ(w[0], 0.625f);
+  EXPECT_FLOAT_EQ(w[1], 1.875f);
+  float raw[] = {0.2f, 0.6f};
+  templlm::math::finish_routing_weights(raw, 2, false, 2.5f);
+  EXPECT_FLOAT_EQ(raw[0], 0.5f);
+  EXPECT_FLOAT_EQ(raw[1], 1.5f);
+}
+
+}  // namespace

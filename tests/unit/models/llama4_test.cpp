@@ -113,16 +113,16 @@ TEST(Llama4ChunkMask, FirstVisibleKeyIsTheChunkStart) {
   AttentionArgs a{4, 2, 16, 16, 0.25f, chunked.mixer, chunked.window, nullptr, 0};
   AttentionArgs full{4, 2, 16, 16, 0.25f, nope.mixer, nope.window, nullptr, 0};
   for (std::int64_t p = 0; p < 40; ++p) {
-    EXPECT_EQ(cpu::first_visible(a, p), p / 8 * 8) << p;
-    EXPECT_EQ(cpu::first_visible(full, p), 0) << p;
+    EXPECT_EQ(first_visible_key(a, p), p / 8 * 8) << p;
+    EXPECT_EQ(first_visible_key(full, p), 0) << p;
   }
-  EXPECT_EQ(cpu::first_visible(a, 7), 0);
-  EXPECT_EQ(cpu::first_visible(a, 8), 8);   // a new chunk starts with the query alone
-  EXPECT_EQ(cpu::first_visible(a, 23), 16);
+  EXPECT_EQ(first_visible_key(a, 7), 0);
+  EXPECT_EQ(first_visible_key(a, 8), 8);   // a new chunk starts with the query alone
+  EXPECT_EQ(first_visible_key(a, 23), 16);
   AttentionArgs scout{40, 8, 128, 128, 0.0884f, model::Llama4Scout::layer(0).mixer,
                       model::Llama4Scout::layer(0).window, nullptr, 0};
-  EXPECT_EQ(cpu::first_visible(scout, 8191), 0);
-  EXPECT_EQ(cpu::first_visible(scout, 8192), 8192);
+  EXPECT_EQ(first_visible_key(scout, 8191), 0);
+  EXPECT_EQ(first_visible_key(scout, 8192), 8192);
 }
 
 // The committed configs' arrays (which hf_fields cannot pin) agree with layer(i).

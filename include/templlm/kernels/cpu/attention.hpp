@@ -20,17 +20,6 @@
 
 namespace templlm::cpu {
 
-/// First key position visible to a query at position p.
-inline std::int64_t first_visible(const AttentionArgs& a, std::int64_t p) {
-  switch (a.mixer) {
-    case cfg::Mixer::sliding: return std::max<std::int64_t>(0, p - a.window + 1);
-    case cfg::Mixer::chunked: return p / a.window * a.window;
-    case cfg::Mixer::full:
-    case cfg::Mixer::no_rope: return 0;
-  }
-  return 0;
-}
-
 inline void attention(ThreadPool& pool, MatrixView<float> out, MatrixView<const float> q,
                       MatrixView<const float> k_new, MatrixView<const float> v_new,
                       const KvLayerView& cache, const AttentionArgs& a) {
@@ -47,7 +36,7 @@ inline void attention(ThreadPool& pool, MatrixView<float> out, MatrixView<const 
     for (std::int64_t job = begin; job < end; ++job) {
       const std::int64_t t = job / a.heads;
       const int h = static_cast<int>(job % a.heads), kvh = h / group;
-      const std::int64_t p = a.start + t, lo = first_visible(a, p);
+      const std::int64_t p = a.start + t, lo = first_visible_key(a, p);  // core/op_args.hpp
       const float* qh = q.row(t) + std::int64_t(h) * a.head_dim;
       auto key = [&](std::int64_t j) {
         return j >= a.start ? k_new.row(j - a.start) + std::int64_t(kvh) * a.head_dim

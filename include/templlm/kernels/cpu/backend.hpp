@@ -9,6 +9,7 @@
 #include <span>
 
 #include "../../core/aligned_buffer.hpp"
+#include "../../core/math.hpp"
 #include "../../core/op_args.hpp"
 #include "../../core/tensor.hpp"
 #include "../../core/thread_pool.hpp"
@@ -85,7 +86,7 @@ class Backend {
   void scale_rows_by_position(MatrixView<float> x, std::span<const int> positions, float floor_scale,
                               float attn_scale) {
     for (std::int64_t t = 0; t < x.rows; ++t) {
-      const float f = std::log1p(std::floor((float(positions[t]) + 1.0f) / floor_scale)) * attn_scale + 1.0f;
+      const float f = math::attention_temperature(positions[t], floor_scale, attn_scale);
       for (std::int64_t c = 0; c < x.cols; ++c) x.row(t)[c] *= f;
     }
   }

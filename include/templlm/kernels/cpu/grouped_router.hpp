@@ -37,19 +37,7 @@ inline void route_grouped_topk(MatrixView<int> ids, MatrixView<float> weights,
       score[i] = r.score == cfg::Score::sigmoid ? math::sigmoid(l[i]) : l[i];
       choice[i] = bias ? score[i] + bias[i] : score[i];
     }
-    for (int gi = 0; gi < g; ++gi) {
-      const float* c = choice.data() + gi * per;
-      float best = neg_inf, second = neg_inf;
-      for (int i = 0; i < per; ++i) {
-        if (c[i] > best) {
-          second = best;
-          best = c[i];
-        } else if (c[i] > second) {
-          second = c[i];
-        }
-      }
-      group_score[gi] = best + second;
-    }
+    for (int gi = 0; gi < g; ++gi) group_score[gi] = math::top2_sum(choice.data() + gi * per, per);
     std::iota(gorder.begin(), gorder.end(), 0);
     std::partial_sort(gorder.begin(), gorder.begin() + r.groups_active, gorder.end(), [&](int a, int b) {
       return group_score[a] > group_score[b] || (group_score[a] == group_score[b] && a < b);
@@ -63,15 +51,11 @@ inline void route_grouped_topk(MatrixView<int> ids, MatrixView<float> weights,
       return choice[a] > choice[b] || (choice[a] == choice[b] && a < b);
     });
     float* w = weights.row(t);
-    float sum = 0.0f;
     for (int i = 0; i < k; ++i) {
       ids.row(t)[i] = order[i];
-      sum += (w[i] = score[order[i]]);
+      w[i] = score[order[i]];  // the unbiased score: the bias only selects
     }
-    for (int i = 0; i < k; ++i) {
-      if (r.renormalize) w[i] /= (sum + 1e-20f);
-      w[i] *= r.routed_scale;
-    }
+    math::finish_routing_weights(w, k, r.renormalize, r.routed_scale);
   }
 }
 

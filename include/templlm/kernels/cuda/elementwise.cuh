@@ -58,8 +58,7 @@ __global__ void __launch_bounds__(row_threads)
     scale_rows_kernel(float* x, std::int64_t stride, std::int64_t cols, const int* positions,
                       float floor_scale, float attn_scale) {
   const std::int64_t r = blockIdx.x;
-  const float f =
-      ::log1pf(::floorf((float(positions[r]) + 1.0f) / floor_scale)) * attn_scale + 1.0f;
+  const float f = math::attention_temperature(positions[r], floor_scale, attn_scale);
   for (std::int64_t c = threadIdx.x; c < cols; c += blockDim.x) x[r * stride + c] *= f;
 }
 

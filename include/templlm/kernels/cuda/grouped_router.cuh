@@ -56,17 +56,7 @@ __global__ void __launch_bounds__(router_threads) route_grouped_topk_kernel(Grou
   }
   __syncthreads();
   for (int g = threadIdx.x; g < p.groups; g += router_threads) {
-    const float* c = choice + g * per;                                        // (per)
-    float best = -INFINITY, second = -INFINITY;
-    for (int i = 0; i < per; ++i) {
-      if (c[i] > best) {
-        second = best;
-        best = c[i];
-      } else if (c[i] > second) {
-        second = c[i];
-      }
-    }
-    group_score[g] = best + second;
+    group_score[g] = math::top2_sum(choice + g * per, per);
     kept[g] = false;
   }
   __syncthreads();
@@ -98,13 +88,7 @@ __global__ void __launch_bounds__(router_threads) route_grouped_topk_kernel(Grou
     __syncthreads();
   }
 
-  if (threadIdx.x != 0) return;
-  float sum = 0.0f;
-  for (int i = 0; i < p.active; ++i) sum += w[i];
-  for (int i = 0; i < p.active; ++i) {
-    if (p.renormalize) w[i] /= (sum + 1e-20f);
-    w[i] *= p.routed_scale;
-  }
+  if (threadIdx.x == 0) math::finish_routing_weights(w, p.active, p.renormalize, p.routed_scale);
 }
 
 }  // namespace detail
