@@ -826,3 +826,7 @@ TEST_F(CudaOps, RouteGroupedTopkBreaksTiesTowardTheLowerIndex) {
 }
 
 }  // namespace
+
+// Op tests kept in their own files, same TU (see tests/cuda/CMakeLists.txt on compile time).
+#include "ops/decode_attention_tests.hpp"
+#include "ops/gemv_tests.hpp"

@@ -31,6 +31,8 @@ struct dim3 {
   constexpr dim3(unsigned a = 1, unsigned b = 1, unsigned c = 1) : x(a), y(b), z(c) {}
 };
 inline dim3 threadIdx, blockIdx, blockDim, gridDim;
+// vector_types.h: the 16-byte vector the kernels load (aligned like the device's).
+struct alignas(16) uint4 { unsigned int x, y, z, w; };
 
 enum cudaError_t { cudaSuccess = 0, cudaErrorInvalidValue = 1, cudaErrorNoDevice = 100 };
 enum cudaMemcpyKind { cudaMemcpyHostToDevice, cudaMemcpyDeviceToHost, cudaMemcpyDeviceToDevice };
@@ -176,3 +178,6 @@ inline cudaError_t cudaMemset2DAsync(void* d, std::size_t pitch, int v, std::siz
   for (std::size_t r = 0; r < height; ++r) std::memset(static_cast<char*>(d) + r * pitch, v, width);
   return cudaSuccess;
 }
+// Stream-ordered allocation (streams are no-ops here): as cudaMalloc / cudaFree.
+inline cudaError_t cudaMallocAsync(void** p, std::size_t n, cudaStream_t) { return cudaMalloc(p, n); }
+inline cudaError_t cudaFreeAsync(void* p, cudaStream_t) { return cudaFree(p); }

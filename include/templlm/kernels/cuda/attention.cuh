@@ -2,10 +2,17 @@
 /// \file kernels/cuda/attention.cuh
 /// Attention for one sequence chunk and the KV-cache store, the device twins of
 /// kernels/cpu/attention.hpp (same masks, sinks, ring caches through KvLayerView::slot, keys of
-/// the chunk itself read from k_new/v_new). The first version is deliberately simple: one block
-/// per (token, head), its warps splitting the visible keys, each warp an online softmax over its
-/// keys with lanes across head_dim, the warps merged at the end. No tiling over queries and no
-/// split over the KV length yet (docs/backends.md).
+/// the chunk itself read from k_new/v_new, masks from first_visible_key in core/op_args.hpp, the
+/// CPU's own definition). Two paths:
+/// - prefill (many query rows): one block per (token, head), its warps splitting the visible keys,
+///   each warp an online softmax over its keys with lanes across head_dim, the warps merged at the
+///   end. No tiling over queries yet.
+/// - decode (few query rows, decode_attention_applies): flash-decoding. The visible key range is
+///   split into partitions of decode_partition keys; one block per (partition, KV head) handles
+///   every query row (token, head) of that KV head, so each cached key and value is read from
+///   memory once per step, and writes a partial (max, sum, unnormalised output) per row; a second
+///   kernel merges the partitions with the log-sum-exp combine and adds the sink once.
+/// See docs/backends.md.
 #pragma once
 #include <cuda_runtime.h>
 
@@ -17,6 +24,7 @@
 #include "../../core/op_args.hpp"
 #include "../../core/tensor.hpp"
 #include "check.cuh"
+#include "device_buffer.cuh"
 #include "launch.cuh"
 
 namespace templlm::gpu {
@@ -25,15 +33,6 @@ namespace detail {
 inline constexpr int attention_warps = 4;
 inline constexpr int attention_max_dim = 256;                    // head_dim and v_dim
 inline constexpr int attention_per_lane = attention_max_dim / 32;
-
-/// First key position visible to a query at position p (kernels/cpu/attention.hpp first_visible).
-__device__ __forceinline__ std::int64_t first_visible(const AttentionArgs& a, std::int64_t p) {
-  switch (a.mixer) {
-    case cfg::Mixer::sliding: return p - a.window + 1 > 0 ? p - a.window + 1 : 0;
-    case cfg::Mixer::chunked: return p / a.window * a.window;
-    default: return 0;
-  }
-}
 
 struct AttentionParams {
   float* out;
@@ -56,7 +55,7 @@ __global__ void __launch_bounds__(attention_warps * 32)
     attention_kernel(AttentionParams p, KvLayerView cache, AttentionArgs a) {
   __shared__ AttentionSharedStorage smem;
   const int h = blockIdx.x, warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-  const std::int64_t t = blockIdx.y, pos = a.start + t, lo = first_visible(a, pos);
+  const std::int64_t t = blockIdx.y, pos = a.start + t, lo = first_visible_key(a, pos);  // core/op_args.hpp
   const int kvh = h / (a.heads / a.kv_heads);
   const float* qh = p.q + t * p.q_stride + std::int64_t(h) * a.head_dim;      // (D)
 
@@ -124,6 +123,269 @@ __global__ void __launch_bounds__(attention_warps * 32)
   }
 }
 
+// --- decode: split over the KV length, the query heads of one KV head in one block ---------------
+
+inline constexpr int decode_threads = 128;
+inline constexpr int decode_warps = decode_threads / 32;
+inline constexpr int decode_tile = 32;            // keys per shared-memory tile: one per lane
+inline constexpr int decode_max_rows = 16;        // query rows (token, head) per block at most
+inline constexpr int decode_rows_per_warp = decode_max_rows / decode_warps;
+inline constexpr int decode_slots = attention_max_dim / decode_threads;  // value dims per thread
+inline constexpr std::int64_t decode_partition = 256;  // keys per partition (a multiple of the tile)
+inline constexpr std::int64_t decode_max_shared = 48 * 1024;  // bytes, no opt-in needed
+static_assert(decode_partition % decode_tile == 0 && decode_max_rows % decode_warps == 0 &&
+              attention_max_dim % decode_threads == 0);
+
+/// Row stride of the K/V tile in shared memory: odd, so lanes reading different keys at the
+/// same dim hit different banks.
+__host__ __device__ constexpr int decode_stride(int head_dim, int v_dim) {
+  return (head_dim > v_dim ? head_dim : v_dim) | 1;
+}
+
+/// Dynamic shared memory of a decode block in floats: q rows, one K/V tile, probabilities,
+/// per-row rescale factors.
+__host__ __device__ constexpr std::int64_t decode_shared_floats(int rows, int head_dim, int v_dim) {
+  return std::int64_t(rows) * head_dim + std::int64_t(decode_tile) * decode_stride(head_dim, v_dim) +
+         decode_max_rows * decode_tile + decode_max_rows;
+}
+
+/// Query rows per decode block for these head dims: decode_max_rows, fewer where they would not
+/// fit 48 KB of shared memory (13 at head_dim = v_dim = 256).
+inline int decode_block_rows(const AttentionArgs& a) {
+  const std::int64_t fixed = decode_shared_floats(0, a.head_dim, a.v_dim);
+  const std::int64_t fit = (decode_max_shared / std::int64_t(sizeof(float)) - fixed) / a.head_dim;
+  return static_cast<int>(std::clamp<std::int64_t>(fit, 1, decode_max_rows));
+}
+
+/// The decode path takes a chunk whose query rows of one KV head (n * group) fit one block, so
+/// every cached key and value is read once per step: n = 1 for groups up to 16, a few tokens
+/// (speculative drafts) for smaller groups. A single token always takes it (wider groups then
+/// use a few row blocks per KV head). Longer chunks (prefill) keep attention_kernel: they have
+/// n * heads blocks already, and the rows of a block would not share a mask.
+inline bool decode_attention_applies(std::int64_t n, const AttentionArgs& a) {
+  return n == 1 || n * (a.heads / a.kv_heads) <= decode_block_rows(a);
+}
+
+struct DecodeParams {
+  float* acc;              // [n * heads][partitions][v_dim], unnormalised, relative to m
+  float* m;                // [n * heads][partitions] running max (-inf: no visible key)
+  float* l;                // [n * heads][partitions] sum of exp(s - m)
+  std::int64_t n;          // query rows of the chunk (tokens)
+  std::int64_t lo;         // first key of partition 0: first_visible_key(start)
+  std::int64_t partitions;
+  int rows;                // query rows per block
+  int row_blocks;          // blocks per KV head along the rows
+};
+
+/// grid (partitions, kv_heads * row_blocks); block decode_threads. Row r of KV head g's block b
+/// is the query (token, head) = ((b * rows + r) / group, g * group + (b * rows + r) % group).
+/// Per key tile: the tile of keys is staged in shared memory (read once), each warp scores its
+/// rows with lanes across keys and updates their online softmax; then the tile of values is
+/// staged and each thread accumulates its value dims for every row.
+__global__ void __launch_bounds__(decode_threads)
+    decode_attention_kernel(AttentionParams p, KvLayerView cache, AttentionArgs a, DecodeParams d) {
+  extern __shared__ float decode_shared[];
+  const int group = a.heads / a.kv_heads, dk = a.head_dim, dv = a.v_dim;
+  const int stride = decode_stride(dk, dv);
+  const int kvh = static_cast<int>(blockIdx.y) / d.row_blocks;
+  const std::int64_t row0 = std::int64_t(blockIdx.y % unsigned(d.row_blocks)) * d.rows;
+  const std::int64_t rows_left = d.n * group - row0;
+  const int rows = rows_left < d.rows ? static_cast<int>(rows_left) : d.rows;
+  float* sq = decode_shared;                        // (rows, dk)
+  float* skv = sq + std::int64_t(d.rows) * dk;      // (tile, stride): keys, then values
+  float* sp = skv + decode_tile * stride;           // (max_rows, tile): exp(s - m)
+  float* sc = sp + decode_max_rows * decode_tile;   // (max_rows): rescale of the old sums
+  const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
+  const std::int64_t part = blockIdx.x, k0 = d.lo + part * decode_partition;
+  const std::int64_t end = a.start + d.n;           // one past the last key of the chunk
+  const std::int64_t k1 = k0 + decode_partition < end ? k0 + decode_partition : end;
+  auto query_row = [&](int r) { return row0 + r; };  // index among the KV head's n * group rows
+  auto out_row = [&](int r) {                        // index among the chunk's n * heads rows
+    const std::int64_t g = query_row(r);
+    return (g / group) * a.heads + std::int64_t(kvh) * group + g % group;
+  };
+
+  for (int i = tid; i < rows * dk; i += decode_threads) {
+    const int r = i / dk, c = i % dk;
+    const std::int64_t g = query_row(r);
+    sq[i] = p.q[(g / group) * p.q_stride + (std::int64_t(kvh) * group + g % group) * dk + c];
+  }
+  // Warp w owns rows w, w + warps, ...: their softmax state, identical in every lane.
+  float m[decode_rows_per_warp], l[decode_rows_per_warp];
+  std::int64_t first[decode_rows_per_warp], pos[decode_rows_per_warp];
+#pragma unroll
+  for (int i = 0; i < decode_rows_per_warp; ++i) {
+    const int r = warp + decode_warps * i;
+    m[i] = -INFINITY;
+    l[i] = 0.0f;
+    pos[i] = r < rows ? a.start + query_row(r) / group : -1;
+    first[i] = r < rows ? first_visible_key(a, pos[i]) : 0;
+  }
+  // Thread tid accumulates value dims tid, tid + threads, ... of every row.
+  float acc[decode_max_rows][decode_slots];
+#pragma unroll
+  for (int r = 0; r < decode_max_rows; ++r)
+#pragma unroll
+    for (int s = 0; s < decode_slots; ++s) acc[r][s] = 0.0f;
+
+  for (std::int64_t j0 = k0; j0 < k1; j0 += decode_tile) {
+    const int keys = k1 - j0 < decode_tile ? static_cast<int>(k1 - j0) : decode_tile;
+    for (int i = tid; i < keys * dk; i += decode_threads) {
+      const int jj = i / dk, c = i % dk;
+      const std::int64_t j = j0 + jj;
+      skv[jj * stride + c] = j >= a.start
+                                 ? p.k_new[(j - a.start) * p.k_stride + std::int64_t(kvh) * dk + c]
+                                 : cache.k[cache.slot(j) * cache.k_width + std::int64_t(kvh) * dk + c];
+    }
+    __syncthreads();
+    const std::int64_t j = j0 + lane;
+#pragma unroll
+    for (int i = 0; i < decode_rows_per_warp; ++i) {
+      const int r = warp + decode_warps * i;
+      if (r < rows) {  // the same in every lane of the warp
+        float s = -INFINITY;
+        if (lane < keys && j >= first[i] && j <= pos[i]) {
+          const float* qr = sq + r * dk;
+          const float* kr = skv + lane * stride;
+          float dot = 0.0f;
+          for (int c = 0; c < dk; ++c) dot += qr[c] * kr[c];
+          s = dot * a.scale;  // HF scales after the matmul
+        }
+        float tile_max = s;
+        for (int offset = 16; offset > 0; offset /= 2) {
+          const float other = __shfl_xor_sync(0xffffffffu, tile_max, offset);
+          tile_max = other > tile_max ? other : tile_max;
+        }
+        const float m_new = tile_max > m[i] ? tile_max : m[i];
+        // m_new = -inf: no key of this row visible yet, nothing to add and nothing to rescale.
+        const bool none = m_new == -INFINITY;
+        const float e = none ? 0.0f : ::expf(s - m_new);
+        const float correction = none ? 1.0f : ::expf(m[i] - m_new);
+        float sum = e;
+        for (int offset = 16; offset > 0; offset /= 2) sum += __shfl_xor_sync(0xffffffffu, sum, offset);
+        l[i] = l[i] * correction + sum;
+        m[i] = m_new;
+        sp[r * decode_tile + lane] = e;
+        if (lane == 0) sc[r] = correction;
+      }
+    }
+    __syncthreads();  // the keys are consumed; sp and sc are complete
+    for (int i = tid; i < keys * dv; i += decode_threads) {
+      const int jj = i / dv, c = i % dv;
+      const std::int64_t jv = j0 + jj;
+      skv[jj * stride + c] = jv >= a.start
+                                 ? p.v_new[(jv - a.start) * p.v_stride + std::int64_t(kvh) * dv + c]
+                                 : cache.v[cache.slot(jv) * cache.v_width + std::int64_t(kvh) * dv + c];
+    }
+    __syncthreads();
+#pragma unroll
+    for (int s = 0; s < decode_slots; ++s) {
+      const int c = tid + decode_threads * s;
+      if (c < dv) {
+#pragma unroll
+        for (int r = 0; r < decode_max_rows; ++r)
+          if (r < rows) acc[r][s] *= sc[r];
+        for (int jj = 0; jj < keys; ++jj) {
+          const float v = skv[jj * stride + c];
+#pragma unroll
+          for (int r = 0; r < decode_max_rows; ++r)
+            if (r < rows) acc[r][s] += sp[r * decode_tile + jj] * v;
+        }
+      }
+    }
+    __syncthreads();  // the values, sp and sc are consumed before the next tile
+  }
+
+  const std::int64_t parts = d.partitions;
+#pragma unroll
+  for (int i = 0; i < decode_rows_per_warp; ++i) {
+    const int r = warp + decode_warps * i;
+    if (r < rows && lane == 0) {
+      d.m[out_row(r) * parts + part] = m[i];
+      d.l[out_row(r) * parts + part] = l[i];
+    }
+  }
+#pragma unroll
+  for (int s = 0; s < decode_slots; ++s) {
+    const int c = tid + decode_threads * s;
+#pragma unroll
+    for (int r = 0; r < decode_max_rows; ++r)
+      if (r < rows && c < dv) d.acc[(out_row(r) * parts + part) * dv + c] = acc[r][s];
+  }
+}
+
+/// grid (heads, tokens); block decode_threads. out = sum_p acc_p e^(m_p - M) /
+/// (sum_p l_p e^(m_p - M) + e^(sink - M)), M the largest of the m_p and the sink: the standard
+/// log-sum-exp combine, the sink counted once.
+__global__ void __launch_bounds__(decode_threads)
+    decode_merge_kernel(AttentionParams p, AttentionArgs a, DecodeParams d) {
+  __shared__ float factor[decode_threads];
+  const int h = blockIdx.x, tid = threadIdx.x;
+  const std::int64_t t = blockIdx.y, row = t * a.heads + h, parts = d.partitions;
+  const float* m = d.m + row * parts;
+  const float* l = d.l + row * parts;
+  const bool sink = a.sinks != nullptr;
+  float big = sink ? a.sinks[h] : -INFINITY;
+  for (std::int64_t q = 0; q < parts; ++q)
+    if (l[q] > 0.0f && m[q] > big) big = m[q];
+  float denom = sink ? ::expf(a.sinks[h] - big) : 0.0f;
+  for (std::int64_t q = 0; q < parts; ++q)
+    if (l[q] > 0.0f) denom += l[q] * ::expf(m[q] - big);  // a partition with no key adds 0
+  float sum[decode_slots];
+#pragma unroll
+  for (int s = 0; s < decode_slots; ++s) sum[s] = 0.0f;
+  for (std::int64_t q0 = 0; q0 < parts; q0 += decode_threads) {
+    const std::int64_t q = q0 + tid;
+    __syncthreads();
+    if (q < parts) factor[tid] = l[q] > 0.0f ? ::expf(m[q] - big) : 0.0f;
+    __syncthreads();
+    const int count = parts - q0 < decode_threads ? static_cast<int>(parts - q0) : decode_threads;
+#pragma unroll
+    for (int s = 0; s < decode_slots; ++s) {
+      const int c = tid + decode_threads * s;
+      if (c < a.v_dim)
+        for (int k = 0; k < count; ++k) sum[s] += d.acc[((row * parts) + q0 + k) * a.v_dim + c] * factor[k];
+    }
+  }
+  float* o = p.out + t * p.out_stride + std::int64_t(h) * a.v_dim;            // (Dv)
+#pragma unroll
+  for (int s = 0; s < decode_slots; ++s) {
+    const int c = tid + decode_threads * s;
+    if (c < a.v_dim) o[c] = sum[s] / denom;
+  }
+}
+
+/// The decode path for n query rows (decode_attention_applies). The partials live in `scratch`,
+/// the backend's grow-only buffer: no allocation per step once it has reached the longest context.
+inline void decode_attention(cudaStream_t stream, DeviceBuffer<float>& scratch, const AttentionParams& p,
+                             const KvLayerView& cache, const AttentionArgs& a, std::int64_t n) {
+  const int group = a.heads / a.kv_heads;
+  const int rows = static_cast<int>(std::min<std::int64_t>(decode_block_rows(a), n * group));
+  const std::int64_t row_blocks = ceil_div(n * group, rows);
+  const std::int64_t lo = first_visible_key(a, a.start);  // non-decreasing: the chunk's smallest
+  const std::int64_t partitions = ceil_div(a.start + n - lo, decode_partition);
+  const std::int64_t out_rows = n * a.heads;
+  const std::size_t floats = static_cast<std::size_t>(out_rows * partitions * (a.v_dim + 2));
+  scratch.resize(floats);
+  float* acc = scratch.data();
+  const DecodeParams d{acc,
+                       acc + out_rows * partitions * a.v_dim,
+                       acc + out_rows * partitions * (a.v_dim + 1),
+                       n,
+                       lo,
+                       partitions,
+                       rows,
+                       static_cast<int>(row_blocks)};
+  const dim3 grid(grid_dim(partitions, max_grid_x, "attention"),
+                  grid_dim(a.kv_heads * row_blocks, max_grid_yz, "attention"));
+  const auto shared = static_cast<std::size_t>(decode_shared_floats(rows, a.head_dim, a.v_dim)) * sizeof(float);
+  decode_attention_kernel<<<grid, decode_threads, shared, stream>>>(p, cache, a, d);
+  launch_check("decode_attention_kernel");
+  const dim3 merge_grid(grid_dim(a.heads, max_grid_x, "attention"), grid_dim(n, max_grid_yz, "attention"));
+  decode_merge_kernel<<<merge_grid, decode_threads, 0, stream>>>(p, a, d);
+  launch_check("decode_merge_kernel");
+}
+
 /// grid (tokens - first); threads over the k and v widths.
 __global__ void kv_store_kernel(KvLayerView cache, const float* k_new, std::int64_t k_stride,
                                 const float* v_new, std::int64_t v_stride, std::int64_t start,
@@ -137,10 +399,13 @@ __global__ void kv_store_kernel(KvLayerView cache, const float* k_new, std::int6
 
 }  // namespace detail
 
-/// out [T, heads * v_dim] = softmax(q k^T * scale, masked) v for the chunk at a.start.
-inline void attention(cudaStream_t stream, MatrixView<float, Device> out, MatrixView<const float, Device> q,
-                      MatrixView<const float, Device> k_new, MatrixView<const float, Device> v_new,
-                      const KvLayerView& cache, const AttentionArgs& a) {
+/// out [T, heads * v_dim] = softmax(q k^T * scale, masked) v for the chunk at a.start: the
+/// decode path for few query rows (detail::decode_attention_applies; its partials in `scratch`),
+/// attention_kernel otherwise.
+inline void attention(cudaStream_t stream, DeviceBuffer<float>& scratch, MatrixView<float, Device> out,
+                      MatrixView<const float, Device> q, MatrixView<const float, Device> k_new,
+                      MatrixView<const float, Device> v_new, const KvLayerView& cache,
+                      const AttentionArgs& a) {
   const std::int64_t n = q.rows;
   check(q.cols == std::int64_t(a.heads) * a.head_dim &&
             out.cols == std::int64_t(a.heads) * a.v_dim && out.rows == n && k_new.rows == n &&
@@ -152,11 +417,15 @@ inline void attention(cudaStream_t stream, MatrixView<float, Device> out, Matrix
   if ((a.mixer == cfg::Mixer::sliding || a.mixer == cfg::Mixer::chunked) && a.window <= 0)
     throw InvalidInput("templlm: attention: a sliding or chunked layer needs a window > 0");
   if (n == 0) return;
+  const detail::AttentionParams p{out.data,   out.stride,   q.data,     q.stride,
+                                  k_new.data, k_new.stride, v_new.data, v_new.stride};
+  if (detail::decode_attention_applies(n, a)) {
+    detail::decode_attention(stream, scratch, p, cache, a, n);
+    return;
+  }
   const dim3 grid(detail::grid_dim(a.heads, detail::max_grid_x, "attention"),
                   detail::grid_dim(n, detail::max_grid_yz, "attention"));
-  detail::attention_kernel<<<grid, detail::attention_warps * 32, 0, stream>>>(
-      {out.data, out.stride, q.data, q.stride, k_new.data, k_new.stride, v_new.data, v_new.stride},
-      cache, a);
+  detail::attention_kernel<<<grid, detail::attention_warps * 32, 0, stream>>>(p, cache, a);
   launch_check("attention_kernel");
 }
 

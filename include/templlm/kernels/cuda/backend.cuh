@@ -145,7 +145,7 @@ class Backend {
   void attention(MatrixView<float, Device> out, MatrixView<const float, Device> q,
                  MatrixView<const float, Device> k_new, MatrixView<const float, Device> v_new,
                  const KvLayerView& cache, const AttentionArgs& a) {
-    gpu::attention(stream_, out, q, k_new, v_new, cache, a);
+    gpu::attention(stream_, attention_scratch_, out, q, k_new, v_new, cache, a);
   }
   void kv_store(const KvLayerView& cache, MatrixView<const float, Device> k_new,
                 MatrixView<const float, Device> v_new, std::int64_t start) {
@@ -267,6 +267,7 @@ class Backend {
   std::deque<DeviceBuffer<float>> vectors_;
   DeviceBuffer<int> ids_, positions_;
   DeviceBuffer<float> inv_freq_, decode_scratch_, ffn_scratch_;
+  DeviceBuffer<float> attention_scratch_;  // split-KV decode partials (attention.cuh)
   std::vector<int> positions_host_;
   std::vector<float> inv_freq_host_;
   std::unordered_map<const void*, TableEntry> expert_tables_;

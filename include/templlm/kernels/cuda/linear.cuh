@@ -6,6 +6,9 @@
 /// block of output rows at a time (decode.cuh), and multiplied the same way.
 /// The handle uses CUBLAS_DEFAULT_MATH with fp32 compute: never TF32, so fp32 activations are
 /// not rounded. The bias is added after the product, as the CPU does.
+/// Up to gemv_max_rows (8) rows of x, every layout gemv_format covers (all but transposed
+/// storage, FP8 blocks under 16 columns and MXFP4 rows off 16-byte boundaries) goes to the GEMV
+/// of gemv.cuh instead, which reads each stored weight byte once (2 bytes per bf16 weight, not 10).
 #pragma once
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
@@ -20,6 +23,7 @@
 #include "decode.cuh"
 #include "device_buffer.cuh"
 #include "elementwise.cuh"
+#include "gemv.cuh"
 #include "launch.cuh"
 
 namespace templlm::gpu {
@@ -78,6 +82,10 @@ inline void linear(cublasHandle_t blas, cudaStream_t stream, DeviceBuffer<float>
   check(w.rank == 2 && x.cols == k && y.cols == n && y.rows == x.rows,
         "templlm: linear: shapes of x, y and W disagree");
   if (x.rows == 0 || n == 0) return;
+  if (gemv_applies(x.rows, w)) {  // decode-sized x: read the stored weights once, bias included
+    gemv(stream, y, x, w, bias);
+    return;
+  }
   if (k == 0) {
     cuda_check(cudaMemset2DAsync(y.data, y.stride * sizeof(float), 0, n * sizeof(float), y.rows, stream),
                "cudaMemset2DAsync");
