@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "../core/config.hpp"
+#include "dense.hpp"
 
 namespace templlm::model {
 
@@ -38,18 +39,10 @@ constexpr auto llama3_hf_fields() {
 }
 }  // namespace detail
 
-struct Llama3Family {
-  /// Dense: every parameter is active.
-  static constexpr bool active_counts_embedding = true;
+struct Llama3Family : DenseFamily {
   static constexpr std::string_view hf_architecture = "LlamaForCausalLM";
-  static constexpr cfg::NoMoe router{};
-  static constexpr cfg::NoMoe expert{};
-  static constexpr cfg::NoSharedExpert shared{};
-  static constexpr cfg::MoeNames moe_names{};
-  static constexpr cfg::TensorPrefix prefix{};
   static constexpr bool tied_embeddings = false;
   static constexpr cfg::RmsNorm norm{.eps = 1e-5f};
-  static constexpr cfg::LayerPlan layer(int) { return {cfg::Mixer::full, cfg::Ffn::dense}; }
 };
 
 /// DeepSeek-R1-Distill-Llama-8B (Llama-3.1-8B base).

@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "../core/config.hpp"
+#include "dense.hpp"
 
 namespace templlm::model {
 
@@ -30,17 +31,9 @@ constexpr auto qwen2_hf_fields() {
 }
 }  // namespace detail
 
-struct Qwen2Family {
-  /// Dense: every parameter is active.
-  static constexpr bool active_counts_embedding = true;
+struct Qwen2Family : DenseFamily {
   static constexpr std::string_view hf_architecture = "Qwen2ForCausalLM";
-  static constexpr cfg::NoMoe router{};
-  static constexpr cfg::NoMoe expert{};
-  static constexpr cfg::NoSharedExpert shared{};
-  static constexpr cfg::MoeNames moe_names{};
-  static constexpr cfg::TensorPrefix prefix{};
   static constexpr bool tied_embeddings = false;
-  static constexpr cfg::LayerPlan layer(int) { return {cfg::Mixer::full, cfg::Ffn::dense}; }
 };
 
 /// DeepSeek-R1-Distill-Qwen-1.5B (config.json verified per §6).

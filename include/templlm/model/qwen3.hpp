@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "../core/config.hpp"
+#include "dense.hpp"
 
 namespace templlm::model {
 
@@ -32,18 +33,10 @@ constexpr auto qwen3_hf_fields() {
 }
 }  // namespace detail
 
-struct Qwen3Family {
-  /// How the publisher counts active parameters: dense: every parameter is active.
-  static constexpr bool active_counts_embedding = true;
+struct Qwen3Family : DenseFamily {
   static constexpr std::string_view hf_architecture = "Qwen3ForCausalLM";
-  static constexpr cfg::NoMoe router{};
-  static constexpr cfg::NoMoe expert{};
-  static constexpr cfg::NoSharedExpert shared{};
-  static constexpr cfg::MoeNames moe_names{};
-  static constexpr cfg::TensorPrefix prefix{};
   static constexpr cfg::RmsNorm norm{.eps = 1e-6f};
   static constexpr cfg::Rope rope{.theta = 1e6};
-  static constexpr cfg::LayerPlan layer(int) { return {cfg::Mixer::full, cfg::Ffn::dense}; }
 };
 
 
