@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // decode_bench: times the CUDA backend on a random-weight model with Qwen3-30B-A3B's layer shape
 // (hidden 2048, 32/4 heads of 128, 128 experts top-8 of 768, vocab 151936) and fewer layers:
-// one prefill of P tokens, then S single-token decode steps through the KV cache. Prints one
-// "bench ..." line per measurement (the device-check script collects them).
+// one prefill of P tokens, then S single-token decode steps through the KV cache, with the
+// projections in fp32; then the same prefill with them in bf16 (gemm_lt.cuh), side by side.
+// Prints one "bench ..." line per measurement (the device-check script collects them).
 //
 // Usage: decode_bench [layers=4] [prompt=512] [steps=32]
 #include <algorithm>
@@ -70,17 +71,19 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
+/// Loads the model on a backend of `precision`, times a prefill of `prompt` tokens and, when
+/// steps > 0, that many decode steps; returns the prefill seconds.
 template <class M>
-int run(int prompt, int steps) {
-  gpu::Backend be;
+double run_on(gpu::Precision precision, const RandomSource& src, int prompt, int steps) {
+  gpu::Backend be(0, precision);
+  const char* p = gpu::precision_name(precision);
   cudaDeviceProp prop{};
   gpu::cuda_check(cudaGetDeviceProperties(&prop, be.device()), "cudaGetDeviceProperties");
-  RandomSource src;
   auto t0 = std::chrono::steady_clock::now();
   layers::Transformer<M, gpu::Backend> net(be, src);
   be.synchronize();
-  std::printf("bench %s (%d layers) on %s: load %.2f s\n", std::string(M::name).c_str(), M::dims.layers,
-              prop.name, seconds_since(t0));
+  std::printf("bench %s (%d layers) on %s, %s: load %.2f s\n", std::string(M::name).c_str(), M::dims.layers,
+              prop.name, p, seconds_since(t0));
 
   std::mt19937 rng(1);
   std::uniform_int_distribution<int> token(0, M::dims.vocab - 1);
@@ -93,10 +96,11 @@ int run(int prompt, int steps) {
     be.synchronize();
     return std::make_pair(seconds_since(start), std::move(cache));
   };
-  timed_prefill();  // warm-up: buffers grow, cuBLAS loads its kernels
+  timed_prefill();  // warm-up: buffers grow, cuBLAS loads its kernels, cuBLASLt picks algorithms
   auto [prefill_s, cache] = timed_prefill();
-  std::printf("bench prefill %d tokens: %.2f ms (%.0f tokens/s)\n", prompt, prefill_s * 1e3,
+  std::printf("bench prefill %d tokens, %s: %.2f ms (%.0f tokens/s)\n", prompt, p, prefill_s * 1e3,
               prompt / prefill_s);
+  if (steps <= 0) return prefill_s;
 
   std::vector<double> step_ms;
   std::vector<float> row(M::dims.vocab);
@@ -111,8 +115,19 @@ int run(int prompt, int steps) {
   }
   std::sort(step_ms.begin(), step_ms.end());
   const double median = step_ms[step_ms.size() / 2];
-  std::printf("bench decode at context %d: median %.3f ms/token over %d steps (min %.3f, max %.3f)\n",
-              prompt, median, steps, step_ms.front(), step_ms.back());
+  std::printf("bench decode at context %d, %s: median %.3f ms/token over %d steps (min %.3f, max %.3f)\n",
+              prompt, p, median, steps, step_ms.front(), step_ms.back());
+  return prefill_s;
+}
+
+/// fp32 (prefill and decode), then bf16 (prefill only: decode steps take the GEMV in both).
+template <class M>
+int run(int prompt, int steps) {
+  RandomSource src;
+  const double fp32_s = run_on<M>(gpu::Precision::fp32, src, prompt, steps);
+  const double bf16_s = run_on<M>(gpu::Precision::bf16, src, prompt, 0);
+  std::printf("bench prefill %d tokens: fp32 %.2f ms, bf16 %.2f ms (bf16 %.2fx the speed)\n", prompt,
+              fp32_s * 1e3, bf16_s * 1e3, fp32_s / bf16_s);
   return 0;
 }
 

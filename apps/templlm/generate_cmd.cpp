@@ -46,6 +46,8 @@ Continues a prompt and streams the text to stdout; a one-line summary goes to st
   --context N        KV-cache size in tokens (default prompt + max tokens)
   --backend B        cpu (default) or cuda (builds with CUDA, on a machine with a GPU)
   --threads N        CPU threads (default: all cores; --backend cpu)
+  --precision P      fp32 (default: exact) or bf16 (tensor-core projections above 8 rows,
+                     bf16 inputs with fp32 accumulate; --backend cuda)
   --quiet            no progress bar or summary
   --help             this text
 )";
@@ -109,7 +111,7 @@ std::unique_ptr<runtime::AnyModel> load_any_model(cpu::Backend& be, const std::f
 }
 
 #ifndef TEMPLLM_CLI_CUDA
-std::unique_ptr<runtime::AnyModel> load_any_model_cuda(const std::filesystem::path&, bool) {
+std::unique_ptr<runtime::AnyModel> load_any_model_cuda(const std::filesystem::path&, bool, CudaPrecision) {
   throw Unsupported("templlm: --backend cuda: this templlm was built without the CUDA backend "
                     "(configure with -DTEMPLLM_ENABLE_CUDA=ON and a CUDA toolkit); use --backend cpu");
 }
@@ -119,7 +121,7 @@ int generate_main(int argc, char** argv) {
   Args args(argc, argv, {"help", "quiet"},
             {"model", "prompt", "prompt-file", "ids", "max-tokens", "temperature", "top-p", "top-k",
              "min-p", "repetition-penalty", "presence-penalty", "frequency-penalty", "seed", "stop",
-             "context", "backend", "threads"});
+             "context", "backend", "threads", "precision"});
   if (args.has("help")) {
     std::cout << generate_help;
     return 0;
@@ -128,6 +130,11 @@ int generate_main(int argc, char** argv) {
   const std::string backend = args.get("backend").value_or("cpu");
   if (backend != "cpu" && backend != "cuda")
     throw UsageError("--backend: '" + backend + "' is not a backend (cpu, cuda)");
+  const std::string precision = args.get("precision").value_or("fp32");
+  if (precision != "fp32" && precision != "bf16")
+    throw UsageError("--precision: '" + precision + "' is not a precision (fp32, bf16)");
+  if (args.has("precision") && backend != "cuda")
+    throw UsageError("--precision applies to --backend cuda only (the CPU backend computes in fp32)");
   const int sources = int(args.has("prompt")) + int(args.has("prompt-file")) + int(args.has("ids"));
   if (sources > 1) throw UsageError("give one of --prompt, --prompt-file, --ids");
   const bool quiet = args.has("quiet");
@@ -156,7 +163,7 @@ int generate_main(int argc, char** argv) {
   const auto t_load = std::chrono::steady_clock::now();
   std::unique_ptr<runtime::AnyModel> model;
   if (backend == "cuda") {
-    model = load_any_model_cuda(dir, !quiet);
+    model = load_any_model_cuda(dir, !quiet, precision == "bf16" ? CudaPrecision::bf16 : CudaPrecision::fp32);
   } else {
     cpu_be.emplace(threads);
     model = load_any_model(*cpu_be, dir, !quiet);

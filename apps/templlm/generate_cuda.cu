@@ -42,12 +42,14 @@ class CudaModel final : public runtime::AnyModel {
 
 }  // namespace
 
-std::unique_ptr<runtime::AnyModel> load_any_model_cuda(const std::filesystem::path& dir, bool progress) {
+std::unique_ptr<runtime::AnyModel> load_any_model_cuda(const std::filesystem::path& dir, bool progress,
+                                                       CudaPrecision precision) {
   if (gpu::device_count() == 0)
     throw Unsupported("templlm: --backend cuda: no CUDA device is visible on this machine "
                       "(cudaGetDeviceCount found none); use --backend cpu");
   const auto config = io::HfConfig::load(dir);
-  auto out = std::make_unique<CudaModel>(std::make_unique<gpu::Backend>());
+  const auto p = precision == CudaPrecision::bf16 ? gpu::Precision::bf16 : gpu::Precision::fp32;
+  auto out = std::make_unique<CudaModel>(std::make_unique<gpu::Backend>(0, p));
   runtime::with_matching_description(model::LoadableModels{}, config, dir.string(), [&]<class M>() {
     if constexpr (layers::runnable<M>) {
       config.check(M::hf_fields(), M::name);

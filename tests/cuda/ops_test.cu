@@ -830,3 +830,8 @@ TEST_F(CudaOps, RouteGroupedTopkBreaksTiesTowardTheLowerIndex) {
 // Op tests kept in their own files, same TU (see tests/cuda/CMakeLists.txt on compile time).
 #include "ops/decode_attention_tests.hpp"
 #include "ops/gemv_tests.hpp"
+#include "ops/gemm_lt_tests.hpp"
+#include "ops/mla_decode_tests.hpp"
+#include "ops/moe_decode_tests.hpp"
+#include "ops/prefill_attention_tests.hpp"
+#include "ops/sampling_tests.hpp"

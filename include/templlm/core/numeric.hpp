@@ -59,10 +59,13 @@ TEMPLLM_HOST_DEVICE constexpr float fp8_e4m3fn_to_f32(std::uint8_t v) {
 }
 
 /// FP4 e2m1 nibble (bit 3 = sign) -> fp32: {0, .5, 1, 1.5, 2, 3, 4, 6} and their negatives.
+/// Built from the bits rather than looked up: on the GPU a lookup table sits in local memory,
+/// one L1 load per nibble in the MXFP4 GEMV.
 TEMPLLM_HOST_DEVICE constexpr float fp4_e2m1_to_f32(std::uint8_t nibble) {
-  const float magnitude[8] = {0.0f, 0.5f, 1.0f, 1.5f, 2.0f, 3.0f, 4.0f, 6.0f};
-  const float m = magnitude[nibble & 0x7u];
-  return (nibble & 0x8u) ? -m : m;
+  const std::uint32_t sign = std::uint32_t(nibble & 0x8u) << 28;
+  const std::uint32_t exp = (nibble >> 1) & 0x3u, mant = nibble & 0x1u;
+  if (exp == 0) return bits_to_f32(sign | (mant != 0 ? 0x3f000000u : 0u));  // +-0 or +-0.5
+  return bits_to_f32(sign | (exp + 126u) << 23 | mant << 22);               // (1 + m/2) 2^(e-1)
 }
 
 /// E8M0 scale (a bare biased exponent) -> fp32 2^(v-127); 0xff is NaN by the OCP MX spec.

@@ -125,15 +125,35 @@ class Engine {
       active_.push_back(i);
     }
     if (steps_.empty()) return false;
+    // Only logprobs need the logits on the host; otherwise the model may sample where the
+    // logits are (step_sample: on the device for a backend with a sample op).
+    const bool host_logits = std::any_of(active_.begin(), active_.end(),
+                                         [&](std::size_t i) { return requests_[i]->opt.logprobs; });
     const std::size_t v = std::size_t(model_.vocab());
-    if (logits_.size() < steps_.size() * v) logits_.resize(steps_.size() * v);
     const auto t0 = std::chrono::steady_clock::now();
-    model_.step(steps_, logits_);
+    if (host_logits) {
+      if (logits_.size() < steps_.size() * v) logits_.resize(steps_.size() * v);
+      model_.step(steps_, logits_);
+    } else {
+      rows_.clear();
+      for (std::size_t i : active_) {
+        const Request& r = *requests_[i];
+        rows_.push_back({r.opt.sampling, r.history, std::uint64_t(r.result.tokens.size())});
+      }
+      sampled_.resize(active_.size());
+      model_.step_sample(steps_, rows_, sampled_);
+    }
     const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     for (std::size_t s = 0; s < active_.size(); ++s) {
       Request& r = *requests_[active_[s]];
       (r.result.tokens.empty() ? r.result.prefill_seconds : r.result.decode_seconds) += dt;
-      accept(r, std::span<const float>(logits_).subspan(s * v, v));
+      if (host_logits) {
+        const auto logits = std::span<const float>(logits_).subspan(s * v, v);
+        accept(r, sampler_.sample(logits, r.history, r.opt.sampling, std::uint64_t(r.result.tokens.size())),
+               logits);
+      } else {
+        accept(r, sampled_[s], {});
+      }
     }
     for (const auto& r : requests_)
       if (r->result.stop == StopReason::none) return true;
@@ -165,9 +185,8 @@ class Engine {
 
   const Request& at(int h) const { return *requests_.at(std::size_t(h)); }
 
-  void accept(Request& r, std::span<const float> logits) {
-    const auto n = std::uint64_t(r.result.tokens.size());
-    const int tok = sampler_.sample(logits, r.history, r.opt.sampling, n);
+  /// Takes the sampled token `tok`; `logits` (its row, on the host) only when logprobs are on.
+  void accept(Request& r, int tok, std::span<const float> logits) {
     r.result.tokens.push_back(tok);
     r.history.push_back(tok);
     if (r.opt.logprobs) r.result.logprobs.push_back(Sampler::logprob(logits, tok));
@@ -223,6 +242,8 @@ class Engine {
   std::vector<Step> steps_;
   std::vector<std::size_t> active_;
   std::vector<float> logits_;
+  std::vector<SampleRequest> rows_;
+  std::vector<int> sampled_;
 };
 
 /// One request, run alone: the simple entry point.

@@ -14,6 +14,7 @@
 #include "../io/weight_source.hpp"
 #include "../io/weight_store.hpp"
 #include "../layers/transformer.hpp"
+#include "sampler.hpp"
 
 namespace templlm::runtime {
 
@@ -50,6 +51,24 @@ class AnyModel {
   virtual void step(std::span<const Step> /*steps*/, std::span<float> /*logits*/) {
     throw Unsupported("templlm: this model does not implement batched stepping");
   }
+  /// step(), then ids[s] = the token a runtime::Sampler picks from step s's logits for rows[s].
+  /// This default copies the logits to the host and samples there; a model whose backend
+  /// samples on the device overrides it and copies only the ids back.
+  virtual void step_sample(std::span<const Step> steps, std::span<const SampleRequest> rows,
+                           std::span<int> ids) {
+    if (rows.size() != steps.size() || ids.size() < steps.size())
+      throw InvalidInput("templlm: step_sample: one sampling request and one id per step");
+    const auto v = std::size_t(vocab());
+    if (sample_logits_.size() < steps.size() * v) sample_logits_.resize(steps.size() * v);
+    step(steps, sample_logits_);
+    for (std::size_t s = 0; s < steps.size(); ++s)
+      ids[s] = sampler_.sample(std::span<const float>(sample_logits_).subspan(s * v, v), rows[s].history,
+                               rows[s].params, rows[s].draw);
+  }
+
+ private:
+  std::vector<float> sample_logits_;  // the default step_sample's scratch (grows only)
+  Sampler sampler_;
 };
 
 template <ModelDescription M, class B>
@@ -103,6 +122,31 @@ class Model final : public AnyModel {
     if (steps.empty()) return;
     if (std::int64_t(logits.size()) < std::int64_t(steps.size()) * M::dims.vocab)
       throw InvalidInput("templlm: step: the logits buffer is too small");
+    auto out = forward_steps(steps);
+    net_.backend().copy_to_host(logits, MatrixView<const float, typename B::space>(out));
+  }
+
+  /// On a backend with a sample op, the logits stay on the device and only the ids come back.
+  void step_sample(std::span<const Step> steps, std::span<const SampleRequest> rows,
+                   std::span<int> ids) override {
+    if constexpr (backend_samples) {
+      if (rows.size() != steps.size() || ids.size() < steps.size())
+        throw InvalidInput("templlm: step_sample: one sampling request and one id per step");
+      if (steps.empty()) return;
+      auto out = forward_steps(steps);
+      net_.backend().sample(ids.first(steps.size()), MatrixView<const float, typename B::space>(out), rows);
+    } else {
+      AnyModel::step_sample(steps, rows, ids);
+    }
+  }
+
+ private:
+  static constexpr bool backend_samples =
+      requires(B& b, std::span<int> ids, MatrixView<const float, typename B::space> logits,
+               std::span<const SampleRequest> rows) { b.sample(ids, logits, rows); };
+
+  /// One forward over the steps' ids; the logits of each step's last token, one row per step.
+  auto forward_steps(std::span<const Step> steps) {
     packed_.clear();
     chunks_.clear();
     for (const auto& s : steps) {
@@ -112,12 +156,9 @@ class Model final : public AnyModel {
       chunks_.push_back({seq->cache.get(), std::int64_t(packed_.size()), std::int64_t(s.ids.size())});
       packed_.insert(packed_.end(), s.ids.begin(), s.ids.end());
     }
-    auto& be = net_.backend();
-    auto out = net_.forward(packed_, chunks_, layers::LogitRows::last_of_each_chunk);
-    be.copy_to_host(logits, MatrixView<const float, typename B::space>(out));
+    return net_.forward(packed_, chunks_, layers::LogitRows::last_of_each_chunk);
   }
 
- private:
   struct Seq final : Sequence {
     explicit Seq(std::unique_ptr<typename Net::Cache> c) : cache(std::move(c)) {}
     std::int64_t length() const override { return cache->length(); }

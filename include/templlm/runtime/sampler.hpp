@@ -22,41 +22,16 @@
 #include <vector>
 
 #include "../core/error.hpp"
+#include "../core/sampling.hpp"
 
 namespace templlm::runtime {
 
-struct SamplingParams {
-  float temperature = 0.0f;         // <= 0: greedy
-  int top_k = 0;                    // 0: off
-  float top_p = 1.0f;               // 1: off
-  float min_p = 0.0f;               // 0: off
-  float repetition_penalty = 1.0f;  // 1: off
-  float presence_penalty = 0.0f;    // 0: off
-  float frequency_penalty = 0.0f;   // 0: off
-  std::uint64_t seed = 0;
-
-  void validate() const {
-    if (!(top_p > 0.0f && top_p <= 1.0f)) throw InvalidInput("templlm: top_p must be in (0, 1]");
-    if (!(min_p >= 0.0f && min_p <= 1.0f)) throw InvalidInput("templlm: min_p must be in [0, 1]");
-    if (top_k < 0) throw InvalidInput("templlm: top_k must be >= 0");
-    if (!(repetition_penalty > 0.0f)) throw InvalidInput("templlm: repetition_penalty must be > 0");
-    if (!std::isfinite(temperature)) throw InvalidInput("templlm: temperature must be finite");
-  }
-};
-
-/// SplitMix64 finaliser: a counter-based generator (stateless; uniform(seed, n) is a pure
-/// function of its arguments).
-inline std::uint64_t mix64(std::uint64_t x) {
-  x += 0x9E3779B97F4A7C15ull;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-  return x ^ (x >> 31);
-}
-/// A double in [0, 1) from (seed, counter).
-inline double uniform(std::uint64_t seed, std::uint64_t counter) {
-  const std::uint64_t r = mix64(mix64(seed) ^ mix64(counter + 0x632BE59BD9B4E019ull));
-  return double(r >> 11) * (1.0 / 9007199254740992.0);
-}
+// The parameters and the per-element math live in core/sampling.hpp, shared with the CUDA
+// sampling kernels; these names keep runtime's spelling.
+using templlm::SampleRequest;
+using templlm::SamplingParams;
+using sampling::mix64;
+using sampling::uniform;
 
 class Sampler {
  public:
@@ -82,8 +57,7 @@ class Sampler {
       int& c = counts[std::size_t(id)];
       if (c == 0) continue;  // already applied for this id
       float& l = logits[std::size_t(id)];
-      if (p.repetition_penalty != 1.0f) l = l > 0 ? l / p.repetition_penalty : l * p.repetition_penalty;
-      l -= p.presence_penalty + p.frequency_penalty * float(c);
+      l = sampling::penalized_logit(l, c, p.repetition_penalty, p.presence_penalty, p.frequency_penalty);
       c = 0;
     }
   }
@@ -178,7 +152,7 @@ class Sampler {
       std::size_t n = 0;
       while (n < kept) {
         acc += probs_[n++];
-        if (acc >= double(p.top_p) - 1e-7) break;
+        if (acc >= sampling::top_p_threshold(p.top_p)) break;
       }
       kept = n;
     }

@@ -110,11 +110,11 @@ TEST_F(CudaOps, DecodeAttentionRowBlocksWideDimsAndSeveralTokens) {
   for (const auto& c : cases) run_decode_case(cpu_, gpu(), c, seed += 10);
 }
 
-TEST_F(CudaOps, DecodeAttentionRuleKeepsPrefillOnTheRowKernel) {
+TEST_F(CudaOps, DecodeAttentionRuleLeavesPrefillToTheFlashKernel) {
   AttentionArgs a{8, 2, 64, 64, 0.125f, cfg::Mixer::full, 0, nullptr, 0};
   EXPECT_TRUE(gpu::detail::decode_attention_applies(1, a));
   EXPECT_TRUE(gpu::detail::decode_attention_applies(4, a));   // 16 rows of one KV head
-  EXPECT_FALSE(gpu::detail::decode_attention_applies(5, a));  // 20 rows: prefill kernel
+  EXPECT_FALSE(gpu::detail::decode_attention_applies(5, a));  // 20 rows: the flash prefill kernel
   EXPECT_FALSE(gpu::detail::decode_attention_applies(37, a));
   a.heads = 64;  // group 32: a single token still decodes, in two row blocks
   EXPECT_TRUE(gpu::detail::decode_attention_applies(1, a));

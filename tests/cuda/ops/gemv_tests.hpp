@@ -162,4 +162,42 @@ TEST_F(CudaOps, GemvOnLongRowsAndTheDecodePathAboveTheThreshold) {
   }
 }
 
+TEST_F(CudaOps, GemvSplitsNarrowOutputsOverKInOrder) {
+  // A router-like 20 x 4099 (3 blocks of 8 features): split-K cuts every row into ranges summed
+  // by a second kernel. Every stored form, rows 1..8, bias or not, strided x and y; and the
+  // split count rule itself.
+  EXPECT_EQ(gpu::gemv_splits(20, 4099 / 8, 264), 2);    // 512 chunks: two ranges of >= 256
+  EXPECT_EQ(gpu::gemv_splits(20, 100000, 264), 16);     // capped at 16
+  EXPECT_EQ(gpu::gemv_splits(20, 200, 264), 1);         // too short to split
+  EXPECT_EQ(gpu::gemv_splits(4096, 100000, 264), 1);    // wide enough already
+  EXPECT_EQ(gpu::gemv_splits(20, 100000, 0), 1);        // split-K off
+  std::uint32_t seed = 1200;
+  auto bf16 = make_weight(DType::bf16, {20, 16387}, ++seed, 0.05f);  // 2048 chunks, odd tail
+  auto f32 = make_weight(DType::f32, {13, 8195}, ++seed, 0.05f);
+  auto fp8 = fp8_block_weight(21, 8192, 128, ++seed);
+  auto fp4 = mxfp4_weight(2 * 17, 32768, ++seed);
+  std::vector<GemvCase> cases;
+  auto add = [&](std::string what, const WeightView<Host>& h) { cases.push_back({what, h, gpu().upload(h)}); };
+  add("bf16 20x16387", bf16.view);
+  add("f32 13x8195", f32.view);
+  add("fp8 blocks 21x8192", fp8.view);
+  add("mxfp4 expert 2 of 2, 17x32768", fp4.view.rows(17, 17));
+  gpu::GemvWorkspace ws;
+  ws.target_blocks = 264;  // an H100's 132 SMs, twice
+  for (const auto& c : cases)
+    for (std::int64_t rows : {1, 2, 5, 8}) {
+      SCOPED_TRACE(c.what + ", " + std::to_string(rows) + " rows");
+      const std::int64_t n = c.host.shape[0], k = c.host.shape[1];
+      auto b = make_weight(DType::f32, {n}, ++seed);
+      const auto db = gpu().upload(b.view);
+      const bool with_bias = rows != 2;
+      Twin x(gpu(), rows, k + 5, ++seed), y(gpu(), rows, n + 3, ++seed);
+      cpu_.linear(y.cpu().col_range(2, n), x.cpu().col_range(5, k), c.host, with_bias ? b.view : WeightView<Host>{});
+      gpu::gemv(gpu().stream(), y.gpu().col_range(2, n), x.gpu().col_range(5, k), c.device,
+                with_bias ? db : WeightView<Device>{}, &ws);
+      EXPECT_LE(y.error(gpu()), op_tolerance);
+    }
+  EXPECT_GT(ws.partials.size(), 0u);  // the split path ran
+}
+
 }  // namespace

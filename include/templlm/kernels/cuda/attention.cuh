@@ -4,9 +4,8 @@
 /// kernels/cpu/attention.hpp (same masks, sinks, ring caches through KvLayerView::slot, keys of
 /// the chunk itself read from k_new/v_new, masks from first_visible_key in core/op_args.hpp, the
 /// CPU's own definition). Two paths:
-/// - prefill (many query rows): one block per (token, head), its warps splitting the visible keys,
-///   each warp an online softmax over its keys with lanes across head_dim, the warps merged at the
-///   end. No tiling over queries yet.
+/// - prefill (many query rows): flash_attention.cuh, tiled over query rows and keys, the query
+///   heads of one KV head in one block.
 /// - decode (few query rows, decode_attention_applies): flash-decoding. The visible key range is
 ///   split into partitions of decode_partition keys; one block per (partition, KV head) handles
 ///   every query row (token, head) of that KV head, so each cached key and value is read from
@@ -25,103 +24,11 @@
 #include "../../core/tensor.hpp"
 #include "check.cuh"
 #include "device_buffer.cuh"
+#include "flash_attention.cuh"
 #include "launch.cuh"
 
 namespace templlm::gpu {
 namespace detail {
-
-inline constexpr int attention_warps = 4;
-inline constexpr int attention_max_dim = 256;                    // head_dim and v_dim
-inline constexpr int attention_per_lane = attention_max_dim / 32;
-
-struct AttentionParams {
-  float* out;
-  std::int64_t out_stride;
-  const float* q;
-  std::int64_t q_stride;
-  const float* k_new;
-  std::int64_t k_stride;
-  const float* v_new;
-  std::int64_t v_stride;
-};
-
-struct AttentionSharedStorage {
-  float m[attention_warps], l[attention_warps];
-  float acc[attention_warps][attention_max_dim];
-};
-
-/// grid (heads, tokens); block attention_warps warps.
-__global__ void __launch_bounds__(attention_warps * 32)
-    attention_kernel(AttentionParams p, KvLayerView cache, AttentionArgs a) {
-  __shared__ AttentionSharedStorage smem;
-  const int h = blockIdx.x, warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-  const std::int64_t t = blockIdx.y, pos = a.start + t, lo = first_visible_key(a, pos);  // core/op_args.hpp
-  const int kvh = h / (a.heads / a.kv_heads);
-  const float* qh = p.q + t * p.q_stride + std::int64_t(h) * a.head_dim;      // (D)
-
-  float q[attention_per_lane], acc[attention_per_lane];
-#pragma unroll
-  for (int i = 0; i < attention_per_lane; ++i) {
-    const int d = lane + 32 * i;
-    q[i] = d < a.head_dim ? qh[d] : 0.0f;
-    acc[i] = 0.0f;
-  }
-  // The sink is one more logit in the denominator with no value: warp 0 starts from it.
-  const bool sink = a.sinks != nullptr && warp == 0;
-  float m = sink ? a.sinks[h] : -INFINITY, l = sink ? 1.0f : 0.0f;
-
-  for (std::int64_t j = lo + warp; j <= pos; j += attention_warps) {
-    const bool fresh = j >= a.start;
-    const float* kj = fresh ? p.k_new + (j - a.start) * p.k_stride + std::int64_t(kvh) * a.head_dim
-                            : cache.k + cache.slot(j) * cache.k_width + std::int64_t(kvh) * a.head_dim;
-    const float* vj = fresh ? p.v_new + (j - a.start) * p.v_stride + std::int64_t(kvh) * a.v_dim
-                            : cache.v + cache.slot(j) * cache.v_width + std::int64_t(kvh) * a.v_dim;
-    float dot = 0.0f;
-#pragma unroll
-    for (int i = 0; i < attention_per_lane; ++i) {
-      const int d = lane + 32 * i;
-      if (d < a.head_dim) dot += q[i] * kj[d];
-    }
-    for (int offset = 16; offset > 0; offset /= 2) dot += __shfl_xor_sync(0xffffffffu, dot, offset);
-    const float s = dot * a.scale;  // HF scales after the matmul
-    const float m_new = s > m ? s : m;
-    const float correction = ::expf(m - m_new), weight = ::expf(s - m_new);
-    l = l * correction + weight;
-#pragma unroll
-    for (int i = 0; i < attention_per_lane; ++i) {
-      const int d = lane + 32 * i;
-      acc[i] = acc[i] * correction + (d < a.v_dim ? weight * vj[d] : 0.0f);
-    }
-    m = m_new;
-  }
-
-  if (lane == 0) {
-    smem.m[warp] = m;
-    smem.l[warp] = l;
-  }
-#pragma unroll
-  for (int i = 0; i < attention_per_lane; ++i) {
-    const int d = lane + 32 * i;
-    if (d < a.v_dim) smem.acc[warp][d] = acc[i];
-  }
-  __syncthreads();
-  float m_all = -INFINITY;
-#pragma unroll
-  for (int w = 0; w < attention_warps; ++w) m_all = smem.m[w] > m_all ? smem.m[w] : m_all;
-  float denom = 0.0f, factor[attention_warps];
-#pragma unroll
-  for (int w = 0; w < attention_warps; ++w) {
-    factor[w] = smem.l[w] > 0.0f ? ::expf(smem.m[w] - m_all) : 0.0f;  // a warp with no keys adds 0
-    denom += smem.l[w] * factor[w];
-  }
-  float* o = p.out + t * p.out_stride + std::int64_t(h) * a.v_dim;            // (Dv)
-  for (int d = threadIdx.x; d < a.v_dim; d += blockDim.x) {
-    float sum = 0.0f;
-#pragma unroll
-    for (int w = 0; w < attention_warps; ++w) sum += smem.acc[w][d] * factor[w];
-    o[d] = sum / denom;
-  }
-}
 
 // --- decode: split over the KV length, the query heads of one KV head in one block ---------------
 
@@ -160,8 +67,8 @@ inline int decode_block_rows(const AttentionArgs& a) {
 /// The decode path takes a chunk whose query rows of one KV head (n * group) fit one block, so
 /// every cached key and value is read once per step: n = 1 for groups up to 16, a few tokens
 /// (speculative drafts) for smaller groups. A single token always takes it (wider groups then
-/// use a few row blocks per KV head). Longer chunks (prefill) keep attention_kernel: they have
-/// n * heads blocks already, and the rows of a block would not share a mask.
+/// use a few row blocks per KV head). Longer chunks (prefill) take flash_attention: it has
+/// enough row blocks to fill the device without splitting the keys.
 inline bool decode_attention_applies(std::int64_t n, const AttentionArgs& a) {
   return n == 1 || n * (a.heads / a.kv_heads) <= decode_block_rows(a);
 }
@@ -401,7 +308,7 @@ __global__ void kv_store_kernel(KvLayerView cache, const float* k_new, std::int6
 
 /// out [T, heads * v_dim] = softmax(q k^T * scale, masked) v for the chunk at a.start: the
 /// decode path for few query rows (detail::decode_attention_applies; its partials in `scratch`),
-/// attention_kernel otherwise.
+/// detail::flash_attention otherwise.
 inline void attention(cudaStream_t stream, DeviceBuffer<float>& scratch, MatrixView<float, Device> out,
                       MatrixView<const float, Device> q, MatrixView<const float, Device> k_new,
                       MatrixView<const float, Device> v_new, const KvLayerView& cache,
@@ -423,10 +330,7 @@ inline void attention(cudaStream_t stream, DeviceBuffer<float>& scratch, MatrixV
     detail::decode_attention(stream, scratch, p, cache, a, n);
     return;
   }
-  const dim3 grid(detail::grid_dim(a.heads, detail::max_grid_x, "attention"),
-                  detail::grid_dim(n, detail::max_grid_yz, "attention"));
-  detail::attention_kernel<<<grid, detail::attention_warps * 32, 0, stream>>>(p, cache, a);
-  launch_check("attention_kernel");
+  detail::flash_attention(stream, p, cache, a, n);
 }
 
 /// Stores the chunk's keys and values (positions start .. start + n - 1); a ring cache keeps

@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <deque>
+#include <optional>
 #include <span>
 #include <string>
 #include <unordered_map>
@@ -35,6 +36,7 @@
 #include "norm.cuh"
 #include "rope.cuh"
 #include "router.cuh"
+#include "sampling.cuh"
 #include "upload.cuh"
 
 namespace templlm::gpu {
@@ -46,9 +48,12 @@ class Backend {
   using Buffer = DeviceBuffer<T>;
   using ExpertWeights = templlm::ExpertWeights<Device>;
 
-  /// Throws CudaError when there is no such device.
-  explicit Backend(int device = 0) : device_(device) {
+  /// Throws CudaError when there is no such device. `precision` picks the arithmetic of linear
+  /// above 8 rows (gemm_lt.cuh): fp32 (default, exact: what the tests compare) or bf16.
+  explicit Backend(int device = 0, Precision precision = Precision::fp32)
+      : device_(device), precision_(precision) {
     cuda_check(cudaSetDevice(device), "cudaSetDevice");
+    gemv_.target_blocks = gemv_target_blocks(device);
     // A blocking stream: it stays ordered with the legacy default stream, which DeviceBuffer's
     // synchronous cudaMemset and the weight uploads use.
     cuda_check(cudaStreamCreate(&stream_), "cudaStreamCreate");
@@ -72,6 +77,7 @@ class Backend {
 
   static constexpr const char* name() { return "cuda"; }
   int device() const { return device_; }
+  Precision precision() const { return precision_; }
   cudaStream_t stream() const { return stream_; }
 
   // --- memory -------------------------------------------------------------------------------
@@ -124,7 +130,8 @@ class Backend {
   }
   void linear(MatrixView<float, Device> y, MatrixView<const float, Device> x, const WeightView<Device>& w,
               const WeightView<Device>& bias = {}) {
-    gpu::linear(blas_, stream_, decode_scratch_, y, x, w, bias);
+    gpu::linear({.blas = blas_, .scratch = &decode_scratch_, .precision = precision_, .lt = &lt_, .gemv = &gemv_},
+                stream_, y, x, w, bias);
   }
   void rms_norm(MatrixView<float, Device> y, MatrixView<const float, Device> x, const float* w, float eps) {
     gpu::rms_norm(stream_, y, x, w, eps);
@@ -204,6 +211,12 @@ class Backend {
   }
   /// y += x
   void add(MatrixView<float, Device> y, MatrixView<const float, Device> x) { gpu::add(stream_, y, x); }
+  /// ids[r] = the token runtime::Sampler would pick from logits row r for rows[r] (greedy arg-max,
+  /// or penalties, temperature, top-k, top-p, min-p and the seeded draw; sampling.cuh), so only
+  /// the ids come back to the host. runtime::Model uses it when the backend has it. Waits.
+  void sample(std::span<int> ids, MatrixView<const float, Device> logits, std::span<const SampleRequest> rows) {
+    gpu::sample(stream_, sampling_, ids, logits, rows);
+  }
 
  private:
   /// Positions are the same for every layer of a forward (and for q and k): upload on change.
@@ -228,8 +241,11 @@ class Backend {
     std::vector<ExpertDeviceWeights> table(experts.size());
     const WeightPath path = weight_path(experts[0].gate);
     const bool bias = !experts[0].gate_bias.empty();
+    std::optional<GemvFormat> gemv = gemv_format(experts[0].gate);  // decode's path, if all share it
     for (std::size_t e = 0; e < experts.size(); ++e) {
       const auto& x = experts[e];
+      for (const auto* w : {&x.gate, &x.up, &x.down})
+        if (gemv_format(*w) != gemv) gemv.reset();
       check(weight_path(x.gate) == path && weight_path(x.up) == path && weight_path(x.down) == path,
             "templlm: moe_experts: the CUDA backend needs one storage type for all expert weights");
       check(x.gate.rank == 2 && x.gate.shape[0] == f.intermediate && x.gate.shape[1] == hidden &&
@@ -252,7 +268,7 @@ class Backend {
                                  cudaMemcpyHostToDevice, stream_),
                  "cudaMemcpyAsync (expert table)");
     }
-    return {entry.device.data(), static_cast<int>(experts.size()), path, hidden, f.intermediate};
+    return {entry.device.data(), static_cast<int>(experts.size()), path, hidden, f.intermediate, gemv};
   }
 
   struct TableEntry {
@@ -261,6 +277,7 @@ class Backend {
   };
 
   int device_;
+  Precision precision_;
   cudaStream_t stream_ = nullptr;
   cublasHandle_t blas_ = nullptr;
   std::deque<DeviceBuffer<std::byte>> weights_;  // deque: views stay valid as it grows
@@ -273,6 +290,9 @@ class Backend {
   std::unordered_map<const void*, TableEntry> expert_tables_;
   MoeWorkspace moe_;
   MlaWorkspace mla_;
+  SamplingWorkspace sampling_;
+  LtWorkspace lt_;  // cuBLASLt, set up on first use (Precision::bf16 only)
+  GemvWorkspace gemv_;  // split-K partials of the decode GEMV (gemv.cuh)
 };
 
 }  // namespace templlm::gpu

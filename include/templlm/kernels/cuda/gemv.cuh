@@ -15,6 +15,12 @@
 /// does). x (fp32, at most 8 rows) is read with plain loads and served from L1/L2: every warp of
 /// the grid reads all of it.
 ///
+/// Split-K: a narrow output (a router's 128 experts, DeepSeek's 576-wide kv_a) gives n / 8 blocks,
+/// too few to keep every SM streaming. Given a GemvWorkspace, the row's 16-byte chunks are cut
+/// into up to 16 contiguous ranges (each at least 256 chunks, two full steps of every lane), one
+/// grid row per range; each writes its partial sums and a second kernel adds the ranges in order
+/// (then the bias). No atomics: the result is deterministic.
+///
 /// Weight bytes read from memory per weight: f32 4, bf16/f16 2, f8 1, FP8 blocks 1 (+ 4 bytes of
 /// scale per block x block tile), MXFP4 0.5 (+ 1 scale byte per 32), against 10 for a bf16
 /// weight on the decode + cublasSgemm path.
@@ -29,6 +35,7 @@
 #pragma once
 #include <cuda_runtime.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 
@@ -37,6 +44,7 @@
 #include "../../core/tensor.hpp"
 #include "check.cuh"
 #include "decode.cuh"
+#include "device_buffer.cuh"
 #include "launch.cuh"
 
 namespace templlm::gpu {
@@ -58,6 +66,8 @@ namespace detail {
 inline constexpr int gemv_warps = 8;  // output features per block
 inline constexpr int gemv_threads = 32 * gemv_warps;
 inline constexpr int gemv_unroll = 4;  // 16-byte loads in flight per lane
+inline constexpr int gemv_max_splits = 16;
+inline constexpr std::int64_t gemv_min_split_chunks = 2 * 32 * gemv_unroll;
 
 /// Decoded values per 16-byte chunk.
 template <GemvFormat F>
@@ -112,15 +122,22 @@ __device__ __forceinline__ void gemv_decode_chunk(float (&v)[gemv_chunk_values<F
   }
 }
 
-/// y[r, o] = sum_c x[r, c] W[o, c] (+ b[o]) for r < rows <= R, one warp per o.
-template <GemvFormat F, int R>
-__global__ void __launch_bounds__(gemv_threads)
-    gemv_kernel(float* y, std::int64_t y_stride, const float* __restrict__ x, std::int64_t x_stride, int rows,
-                DeviceWeight w, std::int64_t n, std::int64_t k, DeviceWeight bias, bool has_bias) {
+/// Rows of x at a fixed stride (linear's x).
+struct StridedRows {
+  const float* x;
+  std::int64_t stride;
+  __device__ __forceinline__ float at(int r, std::int64_t c) const { return x[r * stride + c]; }
+};
+
+/// acc[r] = sum over c of W[o, c] * xs.at(r, c) for r < rows <= R, W's logical row o read in
+/// 16-byte chunks by the 32 lanes of the calling warp, summed over the lanes (every lane gets the
+/// totals). Split `split` of `splits` takes its share of the chunks; split 0 also the values
+/// outside the 16-byte body. xs: StridedRows, or any type with at(r, c).
+template <GemvFormat F, int R, class Rows>
+__device__ __forceinline__ void gemv_warp_dot(float (&acc)[R], const DeviceWeight& w, std::int64_t o, std::int64_t k,
+                                              const Rows& xs, int rows, int split, int splits) {
   constexpr int V = gemv_chunk_values<F>;
   const int lane = static_cast<int>(threadIdx.x % 32);
-  const std::int64_t o = std::int64_t(blockIdx.x) * gemv_warps + threadIdx.x / 32;
-  if (o >= n) return;  // the whole warp: its shuffles below see every lane
   const std::int64_t prow = w.row_base + o * w.row_step;
   const std::byte* row = F == GemvFormat::mxfp4 ? w.data + prow * (w.stride / 2)
                                                 : w.data + prow * w.stride * (16 / V);
@@ -130,35 +147,37 @@ __global__ void __launch_bounds__(gemv_threads)
   if (head > k) head = k;
   const std::int64_t chunks = (k - head) / V, tail = head + chunks * V;
 
-  float acc[R];
 #pragma unroll
   for (int r = 0; r < R; ++r) acc[r] = 0.0f;
   auto add_value = [&](std::int64_t c, float v) {
 #pragma unroll
     for (int r = 0; r < R; ++r)
-      if (r < rows) acc[r] += v * x[r * x_stride + c];
+      if (r < rows) acc[r] += v * xs.at(r, c);
   };
-  for (std::int64_t c = lane; c < head; c += 32) add_value(c, weight_at<gemv_scalar_path<F>>(w, o, c));
-  for (std::int64_t c = tail + lane; c < k; c += 32) add_value(c, weight_at<gemv_scalar_path<F>>(w, o, c));
+  if (split == 0) {
+    for (std::int64_t c = lane; c < head; c += 32) add_value(c, weight_at<gemv_scalar_path<F>>(w, o, c));
+    for (std::int64_t c = tail + lane; c < k; c += 32) add_value(c, weight_at<gemv_scalar_path<F>>(w, o, c));
+  }
 
   const uint4* body = reinterpret_cast<const uint4*>(row + (F == GemvFormat::mxfp4 ? 0 : head * (16 / V)));
-  for (std::int64_t i0 = lane; i0 < chunks; i0 += 32 * gemv_unroll) {
+  const std::int64_t per_split = ceil_div(chunks, splits);
+  const std::int64_t first = split * per_split, last = first + per_split < chunks ? first + per_split : chunks;
+  for (std::int64_t i0 = first + lane; i0 < last; i0 += 32 * gemv_unroll) {
     uint4 chunk[gemv_unroll];
 #pragma unroll
     for (int u = 0; u < gemv_unroll; ++u)
-      if (i0 + 32 * u < chunks) chunk[u] = body[i0 + 32 * u];
+      if (i0 + 32 * u < last) chunk[u] = body[i0 + 32 * u];
 #pragma unroll
     for (int u = 0; u < gemv_unroll; ++u) {
-      if (i0 + 32 * u >= chunks) break;
+      if (i0 + 32 * u >= last) break;
       const std::int64_t c0 = head + (i0 + 32 * u) * V;
       float v[V];
       gemv_decode_chunk<F>(v, chunk[u], w, prow, c0, k);
 #pragma unroll
       for (int r = 0; r < R; ++r) {
         if (r >= rows) break;
-        const float* xr = x + r * x_stride + c0;
 #pragma unroll
-        for (int j = 0; j < V; ++j) acc[r] += v[j] * xr[j];
+        for (int j = 0; j < V; ++j) acc[r] += v[j] * xs.at(r, c0 + j);
       }
     }
   }
@@ -167,33 +186,97 @@ __global__ void __launch_bounds__(gemv_threads)
   for (int r = 0; r < R; ++r)
 #pragma unroll
     for (int offset = 16; offset > 0; offset /= 2) acc[r] += __shfl_xor_sync(0xffffffffu, acc[r], offset);
+}
+
+/// y[r, o] = sum_c x[r, c] W[o, c] (+ b[o]) for r < rows <= R, one warp per o. With gridDim.y
+/// = S > 1 splits, grid row s sums its range of chunks (split 0 also the unaligned head and tail)
+/// into partials[(s * rows + r) * n + o], without bias; gemv_reduce_kernel finishes.
+template <GemvFormat F, int R>
+__global__ void __launch_bounds__(gemv_threads)
+    gemv_kernel(float* y, std::int64_t y_stride, const float* __restrict__ x, std::int64_t x_stride, int rows,
+                DeviceWeight w, std::int64_t n, std::int64_t k, DeviceWeight bias, bool has_bias,
+                float* partials) {
+  const int lane = static_cast<int>(threadIdx.x % 32);
+  const int split = static_cast<int>(blockIdx.y), splits = static_cast<int>(gridDim.y);
+  const std::int64_t o = std::int64_t(blockIdx.x) * gemv_warps + threadIdx.x / 32;
+  if (o >= n) return;  // the whole warp: its shuffles see every lane
+  float acc[R];
+  gemv_warp_dot<F>(acc, w, o, k, StridedRows{x, x_stride}, rows, split, splits);
+  if (partials != nullptr) {
+#pragma unroll
+    for (int r = 0; r < R; ++r)
+      if (r < rows && lane == r) partials[(std::int64_t(split) * rows + r) * n + o] = acc[r];
+    return;
+  }
   const float b = has_bias ? weight_at(bias, 0, o) : 0.0f;
 #pragma unroll
   for (int r = 0; r < R; ++r)
     if (r < rows && lane == r) y[r * y_stride + o] = has_bias ? acc[r] + b : acc[r];
 }
 
+/// y[r, o] = sum over s in order of partials[(s * rows + r) * n + o] (+ b[o]).
+__global__ void gemv_reduce_kernel(float* y, std::int64_t y_stride, const float* partials, int rows, int splits,
+                                   std::int64_t n, DeviceWeight bias, bool has_bias) {
+  for (std::int64_t i = std::int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < rows * n;
+       i += std::int64_t(gridDim.x) * blockDim.x) {
+    const std::int64_t r = i / n, o = i % n;
+    float sum = 0.0f;
+    for (int s = 0; s < splits; ++s) sum += partials[(std::int64_t(s) * rows + r) * n + o];
+    y[r * y_stride + o] = has_bias ? sum + weight_at(bias, 0, o) : sum;
+  }
+}
+
 template <GemvFormat F, int R>
 void launch_gemv(cudaStream_t stream, MatrixView<float, Device> y, MatrixView<const float, Device> x,
-                 const WeightView<Device>& w, const WeightView<Device>& bias) {
+                 const WeightView<Device>& w, const WeightView<Device>& bias, int splits, float* partials) {
   const std::int64_t n = w.shape[0], k = w.shape[1];
-  const unsigned blocks = grid_dim(ceil_div(n, gemv_warps), max_grid_x, "linear (GEMV)");
-  gemv_kernel<F, R><<<blocks, gemv_threads, 0, stream>>>(y.data, y.stride, x.data, x.stride,
-                                                         static_cast<int>(x.rows), device_weight(w), n, k,
-                                                         device_weight(bias), !bias.empty());
+  const dim3 grid(grid_dim(ceil_div(n, gemv_warps), max_grid_x, "linear (GEMV)"), static_cast<unsigned>(splits));
+  gemv_kernel<F, R><<<grid, gemv_threads, 0, stream>>>(y.data, y.stride, x.data, x.stride,
+                                                       static_cast<int>(x.rows), device_weight(w), n, k,
+                                                       device_weight(bias), !bias.empty(),
+                                                       splits > 1 ? partials : nullptr);
   launch_check("gemv_kernel");
+  if (splits == 1) return;
+  const unsigned blocks = static_cast<unsigned>(std::min<std::int64_t>(ceil_div(x.rows * n, 256), 4096));
+  gemv_reduce_kernel<<<blocks, 256, 0, stream>>>(y.data, y.stride, partials, static_cast<int>(x.rows), splits,
+                                                 n, device_weight(bias), !bias.empty());
+  launch_check("gemv_reduce_kernel");
 }
 
 template <GemvFormat F>
 void launch_gemv(cudaStream_t stream, MatrixView<float, Device> y, MatrixView<const float, Device> x,
-                 const WeightView<Device>& w, const WeightView<Device>& bias) {
-  if (x.rows == 1) return launch_gemv<F, 1>(stream, y, x, w, bias);
-  if (x.rows == 2) return launch_gemv<F, 2>(stream, y, x, w, bias);
-  if (x.rows <= 4) return launch_gemv<F, 4>(stream, y, x, w, bias);
-  return launch_gemv<F, 8>(stream, y, x, w, bias);
+                 const WeightView<Device>& w, const WeightView<Device>& bias, int splits, float* partials) {
+  if (x.rows == 1) return launch_gemv<F, 1>(stream, y, x, w, bias, splits, partials);
+  if (x.rows == 2) return launch_gemv<F, 2>(stream, y, x, w, bias, splits, partials);
+  if (x.rows <= 4) return launch_gemv<F, 4>(stream, y, x, w, bias, splits, partials);
+  return launch_gemv<F, 8>(stream, y, x, w, bias, splits, partials);
 }
 
 }  // namespace detail
+
+/// What a split-K GEMV needs: the grid size worth filling and room for the partial sums. Owned
+/// by the backend (the partials only grow).
+struct GemvWorkspace {
+  int target_blocks = 0;  // about two blocks per SM (gemv_target_blocks); 0 turns split-K off
+  DeviceBuffer<float> partials;
+};
+
+/// Two blocks of 8 warps per SM of `device`: the grid a split GEMV aims to fill.
+inline int gemv_target_blocks(int device) {
+  int sms = 0;
+  cuda_check(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device), "cudaDeviceGetAttribute");
+  return 2 * sms;
+}
+
+/// How many K ranges a GEMV of n outputs over `chunks` 16-byte chunks a row is split into: enough
+/// blocks to reach target_blocks, each range at least gemv_min_split_chunks, at most 16.
+inline int gemv_splits(std::int64_t n, std::int64_t chunks, int target_blocks) {
+  const std::int64_t blocks = detail::ceil_div(n, detail::gemv_warps);
+  if (target_blocks <= 0 || blocks >= target_blocks) return 1;
+  const std::int64_t wanted = detail::ceil_div(target_blocks, blocks);
+  const std::int64_t most = std::min<std::int64_t>(detail::gemv_max_splits, chunks / detail::gemv_min_split_chunks);
+  return static_cast<int>(std::max<std::int64_t>(1, std::min(wanted, most)));
+}
 
 /// The GEMV's reading of w, or nothing when linear must take the decode + cuBLAS path.
 inline std::optional<GemvFormat> gemv_format(const WeightView<Device>& w) {
@@ -223,9 +306,11 @@ inline bool gemv_applies(std::int64_t rows, const WeightView<Device>& w) {
   return rows >= 1 && rows <= gemv_max_rows && gemv_format(w).has_value();
 }
 
-/// y = x W^T (+ bias) by the GEMV; requires gemv_applies(x.rows, w) and matching shapes.
+/// y = x W^T (+ bias) by the GEMV; requires gemv_applies(x.rows, w) and matching shapes. With a
+/// workspace, narrow outputs are split over K (see the file comment).
 inline void gemv(cudaStream_t stream, MatrixView<float, Device> y, MatrixView<const float, Device> x,
-                 const WeightView<Device>& w, const WeightView<Device>& bias = {}) {
+                 const WeightView<Device>& w, const WeightView<Device>& bias = {},
+                 GemvWorkspace* workspace = nullptr) {
   const auto format = gemv_format(w);
   check(format.has_value() && x.rows >= 1 && x.rows <= gemv_max_rows,
         "templlm: gemv: this weight layout or row count takes the decode + cuBLAS path");
@@ -236,13 +321,25 @@ inline void gemv(cudaStream_t stream, MatrixView<float, Device> y, MatrixView<co
     detail::require_decodable(bias, "a bias");
   }
   if (y.cols == 0) return;
+  // Chunks a row, counted roughly (the unaligned head is ignored): it only sizes the split.
+  const std::int64_t chunks = w.shape[1] / (*format == GemvFormat::f32                                  ? 4
+                                            : *format == GemvFormat::bf16 || *format == GemvFormat::f16 ? 8
+                                            : *format == GemvFormat::mxfp4                              ? 32
+                                                                                                        : 16);
+  const int splits = workspace == nullptr ? 1 : gemv_splits(y.cols, chunks, workspace->target_blocks);
+  float* partials = nullptr;
+  if (splits > 1) {
+    workspace->partials.resize(static_cast<std::size_t>(splits * x.rows * y.cols));
+    partials = workspace->partials.data();
+  }
   switch (*format) {
-    case GemvFormat::f32: return detail::launch_gemv<GemvFormat::f32>(stream, y, x, w, bias);
-    case GemvFormat::bf16: return detail::launch_gemv<GemvFormat::bf16>(stream, y, x, w, bias);
-    case GemvFormat::f16: return detail::launch_gemv<GemvFormat::f16>(stream, y, x, w, bias);
-    case GemvFormat::f8: return detail::launch_gemv<GemvFormat::f8>(stream, y, x, w, bias);
-    case GemvFormat::fp8_block: return detail::launch_gemv<GemvFormat::fp8_block>(stream, y, x, w, bias);
-    case GemvFormat::mxfp4: return detail::launch_gemv<GemvFormat::mxfp4>(stream, y, x, w, bias);
+    case GemvFormat::f32: return detail::launch_gemv<GemvFormat::f32>(stream, y, x, w, bias, splits, partials);
+    case GemvFormat::bf16: return detail::launch_gemv<GemvFormat::bf16>(stream, y, x, w, bias, splits, partials);
+    case GemvFormat::f16: return detail::launch_gemv<GemvFormat::f16>(stream, y, x, w, bias, splits, partials);
+    case GemvFormat::f8: return detail::launch_gemv<GemvFormat::f8>(stream, y, x, w, bias, splits, partials);
+    case GemvFormat::fp8_block:
+      return detail::launch_gemv<GemvFormat::fp8_block>(stream, y, x, w, bias, splits, partials);
+    case GemvFormat::mxfp4: return detail::launch_gemv<GemvFormat::mxfp4>(stream, y, x, w, bias, splits, partials);
   }
 }
 

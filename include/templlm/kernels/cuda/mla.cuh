@@ -2,13 +2,13 @@
 /// \file kernels/cuda/mla.cuh
 /// Multi-head latent attention (DeepSeek-V3) over the latent cache and its store, the device
 /// twins of kernels/cpu/mla.hpp, with the same cache layout: per position the normalised latent
-/// c (rank floats) then the roped shared key k_pe (rope floats). kv_b is decoded to fp32 once per
-/// call, as on the CPU. The expanded form (prefill) computes k_nope and v of every visible
-/// position with one cuBLAS GEMM per source (cache, chunk); the absorbed form (decode) folds
-/// W_UK into the query and W_UV into the output instead. Both then run one block per
-/// (token, head), its warps splitting the positions, each an online softmax, merged at the end
-/// (as attention.cuh); the per-warp accumulators live in dynamic shared memory, since the
-/// absorbed form accumulates rank (512 in DeepSeek-V3) floats. Correctness first: no tiling.
+/// c (rank floats) then the roped shared key k_pe (rope floats).
+/// - absorbed form (decode): mla_decode.cuh, flash-decoding over the latents with W_UK folded
+///   into the query and W_UV into the output, kv_b read where it is stored.
+/// - expanded form (prefill, HF's): kv_b decoded to fp32 once per call, k_nope | v of every
+///   visible position with one cuBLAS GEMM per source (cache, chunk), then one block per
+///   (token, head), its warps splitting the positions, each an online softmax, merged at the end
+///   (as attention.cuh). Correctness first: no tiling.
 #pragma once
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
@@ -24,13 +24,15 @@
 #include "device_buffer.cuh"
 #include "launch.cuh"
 #include "linear.cuh"
+#include "mla_decode.cuh"
 
 namespace templlm::gpu {
 
 /// The scratch mla_attention keeps between calls; it only grows.
 struct MlaWorkspace {
-  DeviceBuffer<float> w;   // kv_b decoded: [heads * (nope + v), rank]
-  DeviceBuffer<float> kv;  // expanded form: [positions, heads * (nope + v)]
+  DeviceBuffer<float> w;         // expanded form: kv_b decoded, [heads * (nope + v), rank]
+  DeviceBuffer<float> kv;        // expanded form: [positions, heads * (nope + v)]
+  MlaDecodeWorkspace absorbed;   // absorbed form (mla_decode.cuh)
 };
 
 namespace detail {
@@ -47,46 +49,29 @@ struct MlaParams {
   std::int64_t latent_stride;
   const float* cache;        // position j's latent at cache + j * cache_stride
   std::int64_t cache_stride;
-  const float* w;            // decoded kv_b [heads * (nope + v), rank]
-  const float* kv;           // expanded k_nope / v [positions, heads * (nope + v)], or null
+  const float* kv;           // expanded k_nope / v [positions, heads * (nope + v)]
 };
 
-/// Floats of dynamic shared memory: the query in key space, one accumulator per warp and the
-/// merged output (the absorbed form's o~).
-__host__ __device__ constexpr std::int64_t mla_shared_floats(const MlaArgs& a, bool absorbed) {
-  const std::int64_t qdim = absorbed ? a.rank + a.rope : a.nope + a.rope;
-  const std::int64_t vdim = absorbed ? a.rank : a.v;
-  return qdim + (mla_warps + 1) * vdim;
+/// Floats of dynamic shared memory of the expanded kernel: the query and one accumulator per
+/// warp.
+__host__ __device__ constexpr std::int64_t mla_shared_floats(const MlaArgs& a) {
+  return a.nope + a.rope + mla_warps * std::int64_t(a.v);
 }
 
-/// grid (heads, tokens); block mla_warps warps. Absorbed: keys are latents [c, k_pe] against
-/// q~ = [W_UK,h^T q_nope, q_pe], values c, out = W_UV,h o~. Expanded: keys [k_nope_h, k_pe]
-/// against [q_nope, q_pe], values v_h.
-template <bool Absorbed>
-__global__ void __launch_bounds__(mla_warps * 32) mla_attention_kernel(MlaParams p, MlaArgs a) {
+/// grid (heads, tokens); block mla_warps warps. Keys [k_nope_h, k_pe] against [q_nope, q_pe],
+/// values v_h.
+__global__ void __launch_bounds__(mla_warps * 32) mla_expanded_kernel(MlaParams p, MlaArgs a) {
   __shared__ float m_warp[mla_warps], l_warp[mla_warps];
   extern __shared__ float mla_shared[];
-  const int qdim = Absorbed ? a.rank + a.rope : a.nope + a.rope;
-  const int vdim = Absorbed ? a.rank : a.v;
+  const int qdim = a.nope + a.rope, vdim = a.v;
   float* query = mla_shared;                                                  // (qdim)
   float* acc = query + qdim;                                                  // (warps,vdim)
 
   const int h = blockIdx.x, warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const std::int64_t t = blockIdx.y, pos = a.start + t;
   const std::int64_t hv = a.nope + a.v, kv_width = std::int64_t(a.heads) * hv;
-  const float* qn = p.q + t * p.q_stride + std::int64_t(h) * (a.nope + a.rope);  // (nope+rope)
-
-  if constexpr (Absorbed) {
-    const float* wk = p.w + std::int64_t(h) * hv * a.rank;                    // (nope,rank) W_UK,h
-    for (int i = threadIdx.x; i < a.rank; i += blockDim.x) {
-      float sum = 0.0f;  // d ascending, as the CPU accumulates q~
-      for (int d = 0; d < a.nope; ++d) sum += qn[d] * wk[std::int64_t(d) * a.rank + i];
-      query[i] = sum;
-    }
-    for (int d = threadIdx.x; d < a.rope; d += blockDim.x) query[a.rank + d] = qn[a.nope + d];
-  } else {
-    for (int d = threadIdx.x; d < qdim; d += blockDim.x) query[d] = qn[d];
-  }
+  const float* qn = p.q + t * p.q_stride + std::int64_t(h) * qdim;          // (nope+rope)
+  for (int d = threadIdx.x; d < qdim; d += blockDim.x) query[d] = qn[d];
   for (int d = lane; d < vdim; d += 32) acc[warp * vdim + d] = 0.0f;
   __syncthreads();
 
@@ -94,26 +79,16 @@ __global__ void __launch_bounds__(mla_warps * 32) mla_attention_kernel(MlaParams
   for (std::int64_t j = warp; j <= pos; j += mla_warps) {
     const float* c = j >= a.start ? p.latent_new + (j - a.start) * p.latent_stride
                                   : p.cache + j * p.cache_stride;             // (rank+rope)
-    const float* kvj = Absorbed ? nullptr : p.kv + j * kv_width + std::int64_t(h) * hv;  // (nope+v)
+    const float* kvj = p.kv + j * kv_width + std::int64_t(h) * hv;           // (nope+v)
     float dot = 0.0f;
-    for (int d = lane; d < qdim; d += 32) {
-      float key;
-      if constexpr (Absorbed) {
-        key = c[d];
-      } else {
-        key = d < a.nope ? kvj[d] : c[a.rank + d - a.nope];
-      }
-      dot += query[d] * key;
-    }
+    for (int d = lane; d < qdim; d += 32) dot += query[d] * (d < a.nope ? kvj[d] : c[a.rank + d - a.nope]);
     for (int offset = 16; offset > 0; offset /= 2) dot += __shfl_xor_sync(0xffffffffu, dot, offset);
     const float s = dot * a.scale;  // HF scales after the product
     const float m_new = s > m ? s : m;
     const float correction = ::expf(m - m_new), weight = ::expf(s - m_new);
     l = l * correction + weight;
-    for (int d = lane; d < vdim; d += 32) {
-      const float value = Absorbed ? c[d] : kvj[a.nope + d];
-      acc[warp * vdim + d] = acc[warp * vdim + d] * correction + weight * value;
-    }
+    for (int d = lane; d < vdim; d += 32)
+      acc[warp * vdim + d] = acc[warp * vdim + d] * correction + weight * kvj[a.nope + d];
     m = m_new;
   }
   if (lane == 0) {
@@ -133,22 +108,7 @@ __global__ void __launch_bounds__(mla_warps * 32) mla_attention_kernel(MlaParams
   for (int d = threadIdx.x; d < vdim; d += blockDim.x) {
     float sum = 0.0f;
     for (int w = 0; w < mla_warps; ++w) sum += acc[w * vdim + d] * factor[w];
-    if constexpr (Absorbed) {
-      acc[mla_warps * vdim + d] = sum / denom;  // o~, read by every thread below
-    } else {
-      o[d] = sum / denom;
-    }
-  }
-  if constexpr (Absorbed) {
-    __syncthreads();
-    const float* merged = acc + mla_warps * vdim;                             // (rank) o~
-    const float* wv = p.w + (std::int64_t(h) * hv + a.nope) * a.rank;         // (v,rank) W_UV,h
-    for (int d = threadIdx.x; d < a.v; d += blockDim.x) {
-      const float* wr = wv + std::int64_t(d) * a.rank;                        // (rank)
-      float sum = 0.0f;
-      for (int i = 0; i < a.rank; ++i) sum += wr[i] * merged[i];
-      o[d] = sum;
-    }
+    o[d] = sum / denom;
   }
 }
 
@@ -156,7 +116,8 @@ __global__ void __launch_bounds__(mla_warps * 32) mla_attention_kernel(MlaParams
 
 /// out [T, heads * v] from q [T, heads * (nope + rope)] (rope part already rotated), the chunk's
 /// latents [T, rank + rope] and the cache's positions before a.start (kernels/cpu/mla.hpp).
-/// kv_b: [heads * (nope + v), rank] in any stored form the device decodes.
+/// kv_b: [heads * (nope + v), rank] in any stored form the device decodes. a.absorbed picks the
+/// form, as on the CPU.
 inline void mla_attention(cublasHandle_t blas, cudaStream_t stream, MlaWorkspace& ws,
                           MatrixView<float, Device> out, MatrixView<const float, Device> q,
                           MatrixView<const float, Device> latent_new, const KvLayerView& cache,
@@ -166,38 +127,37 @@ inline void mla_attention(cublasHandle_t blas, cudaStream_t stream, MlaWorkspace
             latent_new.rows == n && latent_new.cols == width && cache.k_width == width &&
             kv_b.rank == 2 && kv_b.shape[0] == a.heads * hv && kv_b.cols() == a.rank,
         "templlm: mla_attention: shapes disagree");
-  // The expanded form reads the cache's rows in position order, which a ring would not keep
-  // (mla_store never makes one).
+  // Both forms read the cache's rows in position order, which a ring would not keep (mla_store
+  // never makes one).
   check(!cache.ring && a.start <= cache.capacity, "templlm: mla_attention: the latent cache is a ring or too short");
-  const std::size_t shared = std::size_t(detail::mla_shared_floats(a, a.absorbed)) * sizeof(float);
+  if (a.absorbed) {
+    detail::mla_absorbed_attention(stream, ws.absorbed, out, q, latent_new, cache, kv_b, a);
+    return;
+  }
+  const std::size_t shared = std::size_t(detail::mla_shared_floats(a)) * sizeof(float);
   if (shared > detail::mla_max_shared)
     throw Unsupported("templlm: mla_attention: the CUDA kernel needs " + std::to_string(shared) +
                       " bytes of shared memory for these dims, above " +
                       std::to_string(detail::mla_max_shared));
   if (n == 0) return;
 
-  const std::int64_t rows = std::int64_t(a.heads) * hv;
+  // HF's form: k_nope | v of every visible position = c kv_b^T, kv_b decoded once per call.
+  const std::int64_t rows = std::int64_t(a.heads) * hv, positions = a.start + n;
   ws.w.resize(static_cast<std::size_t>(rows * a.rank));
   decode_rows(stream, ws.w.data(), kv_b, 0, rows);
-  const std::int64_t positions = a.start + n;
-  if (!a.absorbed) {  // HF's form: k_nope | v of every visible position = c kv_b^T
-    ws.kv.resize(static_cast<std::size_t>(positions * rows));
-    if (a.start > 0)
-      detail::sgemm_nt(blas, ws.kv.data(), rows, cache.k, cache.k_width, ws.w.data(), a.rank, a.start,
-                       rows, a.rank);
-    detail::sgemm_nt(blas, ws.kv.data() + a.start * rows, rows, latent_new.data, latent_new.stride,
-                     ws.w.data(), a.rank, n, rows, a.rank);
-  }
-  const detail::MlaParams p{out.data,       out.stride, q.data,     q.stride,     latent_new.data,
-                            latent_new.stride, cache.k, cache.k_width, ws.w.data(),
-                            a.absorbed ? nullptr : ws.kv.data()};
+  ws.kv.resize(static_cast<std::size_t>(positions * rows));
+  if (a.start > 0)
+    detail::sgemm_nt(blas, ws.kv.data(), rows, cache.k, cache.k_width, ws.w.data(), a.rank, a.start, rows,
+                     a.rank);
+  detail::sgemm_nt(blas, ws.kv.data() + a.start * rows, rows, latent_new.data, latent_new.stride, ws.w.data(),
+                   a.rank, n, rows, a.rank);
+  const detail::MlaParams p{out.data,          out.stride, q.data,        q.stride,
+                            latent_new.data,   latent_new.stride, cache.k, cache.k_width,
+                            ws.kv.data()};
   const dim3 grid(detail::grid_dim(a.heads, detail::max_grid_x, "mla_attention"),
                   detail::grid_dim(n, detail::max_grid_yz, "mla_attention"));
-  if (a.absorbed)
-    detail::mla_attention_kernel<true><<<grid, detail::mla_warps * 32, shared, stream>>>(p, a);
-  else
-    detail::mla_attention_kernel<false><<<grid, detail::mla_warps * 32, shared, stream>>>(p, a);
-  launch_check("mla_attention_kernel");
+  detail::mla_expanded_kernel<<<grid, detail::mla_warps * 32, shared, stream>>>(p, a);
+  launch_check("mla_expanded_kernel");
 }
 
 /// Stores the chunk's latents (positions start .. start + n - 1) in the cache's k buffer.

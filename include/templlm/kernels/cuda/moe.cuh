@@ -7,6 +7,8 @@
 /// run every expert's gate/up (+ activation) and down projections over its rows, reading the
 /// stored weights (any layout of decode.cuh) directly, and a combine kernel sums each token's K outputs in
 /// ascending expert index, as the CPU and HF do. Deterministic: no atomics anywhere.
+/// Up to gemv_max_rows tokens (decode), when the GEMV reads the experts' storage, the two
+/// projections are GEMVs over each expert's rows instead (moe_gemv.cuh).
 #pragma once
 #include <cuda_runtime.h>
 
@@ -24,22 +26,10 @@
 #include "decode.cuh"
 #include "device_buffer.cuh"
 #include "launch.cuh"
+#include "moe_gemv.cuh"
+#include "moe_table.cuh"
 
 namespace templlm::gpu {
-
-/// One expert's weights as the grouped GEMMs read them (biases: data == nullptr when absent).
-struct ExpertDeviceWeights {
-  DeviceWeight gate, up, down, gate_bias, up_bias, down_bias;
-  friend bool operator==(const ExpertDeviceWeights&, const ExpertDeviceWeights&) = default;
-};
-
-/// The device-resident form of a layer's expert list, built once per list by the backend.
-struct ExpertTable {
-  const ExpertDeviceWeights* experts;  // device array [E]
-  int count;
-  WeightPath path;                     // how gate, up and down of every expert are read
-  std::int64_t hidden, intermediate;
-};
 
 /// Scratch of one moe_experts call; grown, never shrunk.
 struct MoeWorkspace {
@@ -281,6 +271,50 @@ inline int radix_bits(int max_key) {
   return bits;
 }
 
+/// The grouped GEMMs over 64-row tiles of each expert's sorted rows: gate/up (+ activation) into
+/// ws.hidden, down into ws.out.
+inline void grouped_gemms(cudaStream_t stream, MoeWorkspace& ws, MatrixView<const float, Device> x,
+                          MatrixView<const float, Device> weights, const ExpertTable& table, const cfg::SwiGlu& f,
+                          bool input_scale, std::int64_t t, std::int64_t k) {
+  const std::int64_t n = t * k, hidden = table.hidden, inter = table.intermediate;
+  const int experts = table.count;
+  // Tiles in all <= rows / bm + (experts with rows): a bound the host knows without the counts.
+  const std::int64_t tile_bound = ceil_div(n, gemm_bm) + std::min<std::int64_t>(experts, n);
+  const unsigned tile_blocks = grid_dim(tile_bound, max_grid_yz, "moe_experts");
+  const GroupedGemmParams gate_up{table.experts, ws.offsets.data(), ws.tile_offsets.data(), experts,
+                                  x.data, x.stride, ws.values_out.data(), int(k),
+                                  input_scale ? weights.data : nullptr, weights.stride,
+                                  ws.hidden.data(), inter, inter, hidden, f.clamp, f.alpha};
+  const GroupedGemmParams down{table.experts, ws.offsets.data(), ws.tile_offsets.data(), experts,
+                               ws.hidden.data(), inter, nullptr, int(k), nullptr, 0,
+                               ws.out.data(), hidden, hidden, inter, 0.0f, 1.0f};
+  auto launch = [&]<WeightPath P>() {
+    const dim3 grid_up(grid_dim(ceil_div(inter, gemm_bn), max_grid_x, "moe_experts"), tile_blocks);
+    grouped_gemm_kernel<P, true><<<grid_up, gemm_threads, 0, stream>>>(gate_up);
+    launch_check("grouped_gemm_kernel (gate/up)");
+    const dim3 grid_down(grid_dim(ceil_div(hidden, gemm_bn), max_grid_x, "moe_experts"), tile_blocks);
+    grouped_gemm_kernel<P, false><<<grid_down, gemm_threads, 0, stream>>>(down);
+    launch_check("grouped_gemm_kernel (down)");
+  };
+  switch (table.path) {
+    case WeightPath::f32: launch.template operator()<WeightPath::f32>(); break;
+    case WeightPath::bf16: launch.template operator()<WeightPath::bf16>(); break;
+    case WeightPath::general: launch.template operator()<WeightPath::general>(); break;
+  }
+}
+
+/// out[t] = the sum of t's expert outputs in ascending expert index.
+inline void moe_combine(cudaStream_t stream, MoeWorkspace& ws, MatrixView<float, Device> out,
+                        MatrixView<const int, Device> ids, MatrixView<const float, Device> weights, std::int64_t k,
+                        int experts, bool input_scale) {
+  const std::int64_t t = out.rows, hidden = out.cols;
+  const std::size_t shared = std::size_t(k) * (sizeof(int) + sizeof(float));
+  moe_combine_kernel<<<grid_dim(t, max_grid_x, "moe_experts"), 256, shared, stream>>>(
+      out.data, out.stride, ws.out.data(), hidden, ids.data, ids.stride, weights.data, weights.stride,
+      ws.inverse.data(), int(k), experts, input_scale);
+  launch_check("moe_combine_kernel");
+}
+
 }  // namespace detail
 
 /// out[t] = sum over the K experts of token t, ascending expert index, of
@@ -331,38 +365,19 @@ inline void moe_experts(cudaStream_t stream, MoeWorkspace& ws, MatrixView<float,
   detail::moe_inverse_kernel<<<flat_blocks, 256, 0, stream>>>(ws.inverse.data(), ws.values_out.data(), rows);
   launch_check("moe_inverse_kernel");
 
-  // Tiles in all <= rows / bm + (experts with rows): a bound the host knows without the counts.
-  const std::int64_t tile_bound =
-      detail::ceil_div(n, detail::gemm_bm) + std::min<std::int64_t>(experts, n);
-  const unsigned tile_blocks = detail::grid_dim(tile_bound, detail::max_grid_yz, "moe_experts");
-  detail::GroupedGemmParams gate_up{table.experts, ws.offsets.data(), ws.tile_offsets.data(), experts,
-                                    x.data, x.stride, ws.values_out.data(), int(k),
-                                    input_scale ? weights.data : nullptr, weights.stride,
-                                    ws.hidden.data(), inter, inter, hidden, f.clamp, f.alpha};
-  detail::GroupedGemmParams down{table.experts, ws.offsets.data(), ws.tile_offsets.data(), experts,
-                                 ws.hidden.data(), inter, nullptr, int(k), nullptr, 0,
-                                 ws.out.data(), hidden, hidden, inter, 0.0f, 1.0f};
-  auto launch = [&]<WeightPath P>() {
-    const dim3 grid_up(detail::grid_dim(detail::ceil_div(inter, detail::gemm_bn), detail::max_grid_x, "moe_experts"),
-                       tile_blocks);
-    detail::grouped_gemm_kernel<P, true><<<grid_up, detail::gemm_threads, 0, stream>>>(gate_up);
-    launch_check("grouped_gemm_kernel (gate/up)");
-    const dim3 grid_down(detail::grid_dim(detail::ceil_div(hidden, detail::gemm_bn), detail::max_grid_x, "moe_experts"),
-                         tile_blocks);
-    detail::grouped_gemm_kernel<P, false><<<grid_down, detail::gemm_threads, 0, stream>>>(down);
-    launch_check("grouped_gemm_kernel (down)");
-  };
-  switch (table.path) {
-    case WeightPath::f32: launch.template operator()<WeightPath::f32>(); break;
-    case WeightPath::bf16: launch.template operator()<WeightPath::bf16>(); break;
-    case WeightPath::general: launch.template operator()<WeightPath::general>(); break;
+  if (table.gemv && t <= gemv_max_rows) {
+    const detail::MoeGemvParams gate_up{table.experts, experts, ws.keys_out.data(), ws.offsets.data(),
+                                        ws.values_out.data(), int(k), x.data, x.stride,
+                                        input_scale ? weights.data : nullptr, weights.stride,
+                                        ws.hidden.data(), inter, inter, hidden, f.clamp, f.alpha};
+    const detail::MoeGemvParams down{table.experts, experts, ws.keys_out.data(), ws.offsets.data(),
+                                     nullptr, int(k), ws.hidden.data(), inter, nullptr, 0,
+                                     ws.out.data(), hidden, hidden, inter, 0.0f, 1.0f};
+    detail::moe_gemv(stream, *table.gemv, gate_up, down, t, n);
+  } else {
+    detail::grouped_gemms(stream, ws, x, weights, table, f, input_scale, t, k);
   }
-
-  const std::size_t shared = std::size_t(k) * (sizeof(int) + sizeof(float));
-  detail::moe_combine_kernel<<<detail::grid_dim(t, detail::max_grid_x, "moe_experts"), 256, shared, stream>>>(
-      out.data, out.stride, ws.out.data(), hidden, ids.data, ids.stride, weights.data, weights.stride,
-      ws.inverse.data(), int(k), experts, input_scale);
-  launch_check("moe_combine_kernel");
+  detail::moe_combine(stream, ws, out, ids, weights, k, experts, input_scale);
 }
 
 }  // namespace templlm::gpu
