@@ -38,7 +38,9 @@ struct MlaWorkspace {
 namespace detail {
 
 inline constexpr int mla_warps = 4;
-inline constexpr std::size_t mla_max_shared = 48 * 1024;  // no opt-in to larger dynamic shared
+// No opt-in to larger dynamic shared memory: the 48 KB without one include the kernel's static
+// m_warp / l_warp, so the dynamic part gets the rest.
+inline constexpr std::size_t mla_max_shared = 48 * 1024 - 2 * mla_warps * sizeof(float);
 
 struct MlaParams {
   float* out;

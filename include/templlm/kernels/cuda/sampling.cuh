@@ -245,6 +245,11 @@ inline void sample(cudaStream_t stream, SamplingWorkspace& ws, std::span<int> id
     ws.host_end.push_back(r * vocab + (sp.greedy() ? 0 : vocab));
     any_draw |= !sp.greedy();
   }
+  // CUB's DeviceSegmentedRadixSort takes int num_items and int offsets (the emulation's fake
+  // takes 64-bit ones): above INT_MAX keys it would truncate them.
+  if (any_draw && n * vocab > INT_MAX)
+    throw Unsupported("templlm: sample: a batch of more than INT_MAX logits (rows x vocabulary) is too "
+                      "large for one sort");
   auto upload = [&](auto& dst, const auto& src, const char* what) {
     dst.resize(src.size());
     if (!src.empty())
