@@ -7,7 +7,8 @@
 
 namespace {
 
-struct DecodeCase {
+/// One attention call on both backends (the prefill tests use the same harness).
+struct CachedAttentionCase {
   const char* what;
   int heads, kv_heads, head_dim, v_dim;
   cfg::Mixer mixer;
@@ -17,11 +18,11 @@ struct DecodeCase {
 };
 
 /// One layer's cache in both backends' memory, keys and values of different widths.
-struct DecodeCache {
+struct CachedAttentionLayer {
   AlignedBuffer<float> ck, cv;
   gpu::DeviceBuffer<float> gk, gv;
   KvLayerView cpu_view, gpu_view;
-  DecodeCache(gpu::Backend& be, std::int64_t capacity, std::int64_t k_width, std::int64_t v_width, bool ring) {
+  CachedAttentionLayer(gpu::Backend& be, std::int64_t capacity, std::int64_t k_width, std::int64_t v_width, bool ring) {
     ck.resize(std::size_t(capacity * k_width));
     cv.resize(std::size_t(capacity * v_width));
     auto k = be.matrix(gk, capacity, k_width);
@@ -31,12 +32,14 @@ struct DecodeCache {
   }
 };
 
-void run_decode_case(cpu::Backend& cpu, gpu::Backend& gpu, const DecodeCase& c, std::uint32_t seed) {
+/// Runs c on both backends; `decode` says which GPU path the case must take.
+void run_cached_attention_case(cpu::Backend& cpu, gpu::Backend& gpu, const CachedAttentionCase& c, std::uint32_t seed,
+                        bool decode = true) {
   SCOPED_TRACE(c.what);
   const bool ring = c.mixer == cfg::Mixer::sliding || c.mixer == cfg::Mixer::chunked;
   const std::int64_t k_width = std::int64_t(c.kv_heads) * c.head_dim, v_width = std::int64_t(c.kv_heads) * c.v_dim;
   const std::int64_t capacity = ring ? c.window : c.prefix + c.chunk;
-  DecodeCache cache(gpu, capacity, k_width, v_width, ring);
+  CachedAttentionLayer cache(gpu, capacity, k_width, v_width, ring);
   if (c.prefix > 0) {  // fill the cache through both backends' kv_store (a ring wraps)
     Twin k0(gpu, c.prefix, k_width, ++seed), v0(gpu, c.prefix, v_width, ++seed);
     cpu.kv_store(cache.cpu_view, k0.cpu(), v0.cpu(), 0);
@@ -50,7 +53,8 @@ void run_decode_case(cpu::Backend& cpu, gpu::Backend& gpu, const DecodeCase& c, 
   Twin out(gpu, c.chunk, std::int64_t(c.heads) * c.v_dim, ++seed);
   AttentionArgs a{c.heads, c.kv_heads, c.head_dim, c.v_dim, float(1.0 / std::sqrt(double(c.head_dim))),
                   c.mixer, c.window, c.sinks ? sinks.data() : nullptr, c.prefix};
-  ASSERT_TRUE(gpu::detail::decode_attention_applies(c.chunk, a)) << "the case must take the decode path";
+  ASSERT_EQ(gpu::detail::decode_attention_applies(c.chunk, a), decode)
+      << "the case must take the " << (decode ? "decode" : "prefill") << " path";
   cpu.attention(out.cpu(), q.cpu(), k.cpu(), v.cpu(), cache.cpu_view, a);
   a.sinks = c.sinks ? dsinks.data() : nullptr;
   gpu.attention(out.gpu(), q.gpu(), k.gpu(), v.gpu(), cache.gpu_view, a);
@@ -59,7 +63,7 @@ void run_decode_case(cpu::Backend& cpu, gpu::Backend& gpu, const DecodeCase& c, 
 
 TEST_F(CudaOps, DecodeAttentionSplitsTheKeysAndGroupsTheHeads) {
   using M = cfg::Mixer;
-  const DecodeCase cases[] = {
+  const CachedAttentionCase cases[] = {
       {"1 key, group 1", 4, 4, 64, 64, M::full, 0, false, 0, 1},
       {"1 key, group 8, sink", 8, 1, 64, 64, M::full, 0, true, 0, 1},
       {"7 keys, group 4", 8, 2, 128, 128, M::full, 0, false, 6, 1},
@@ -72,12 +76,12 @@ TEST_F(CudaOps, DecodeAttentionSplitsTheKeysAndGroupsTheHeads) {
       {"5000 keys, group 1, sinks", 2, 2, 32, 32, M::full, 0, true, 4999, 1},
   };
   std::uint32_t seed = 700;
-  for (const auto& c : cases) run_decode_case(cpu_, gpu(), c, seed += 10);
+  for (const auto& c : cases) run_cached_attention_case(cpu_, gpu(), c, seed += 10);
 }
 
 TEST_F(CudaOps, DecodeAttentionMasksOnWrappedRingsWithSinks) {
   using M = cfg::Mixer;
-  const DecodeCase cases[] = {
+  const CachedAttentionCase cases[] = {
       // sliding: the window counts the query itself; rings of capacity = window, wrapped
       {"sliding 600 of 5000, group 4, sinks", 8, 2, 64, 64, M::sliding, 600, true, 4999, 1},
       {"sliding 600 of 5000, group 8", 8, 1, 64, 64, M::sliding, 600, false, 4999, 1},
@@ -91,12 +95,12 @@ TEST_F(CudaOps, DecodeAttentionMasksOnWrappedRingsWithSinks) {
       {"chunked 1000, 3 partitions in, group 4", 8, 2, 128, 128, M::chunked, 1000, false, 4700, 1},
   };
   std::uint32_t seed = 800;
-  for (const auto& c : cases) run_decode_case(cpu_, gpu(), c, seed += 10);
+  for (const auto& c : cases) run_cached_attention_case(cpu_, gpu(), c, seed += 10);
 }
 
 TEST_F(CudaOps, DecodeAttentionRowBlocksWideDimsAndSeveralTokens) {
   using M = cfg::Mixer;
-  const DecodeCase cases[] = {
+  const CachedAttentionCase cases[] = {
       {"head dim 256, group 16: two row blocks", 16, 1, 256, 256, M::full, 0, true, 700, 1},
       {"group 32: two row blocks", 32, 1, 64, 64, M::sliding, 500, false, 1000, 1},
       {"v_dim != head_dim", 8, 2, 192, 128, M::full, 0, true, 400, 1},
@@ -107,7 +111,7 @@ TEST_F(CudaOps, DecodeAttentionRowBlocksWideDimsAndSeveralTokens) {
       {"16 tokens of a first chunk, group 1", 2, 2, 32, 32, M::full, 0, true, 0, 16},
   };
   std::uint32_t seed = 900;
-  for (const auto& c : cases) run_decode_case(cpu_, gpu(), c, seed += 10);
+  for (const auto& c : cases) run_cached_attention_case(cpu_, gpu(), c, seed += 10);
 }
 
 TEST_F(CudaOps, DecodeAttentionRuleLeavesPrefillToTheFlashKernel) {

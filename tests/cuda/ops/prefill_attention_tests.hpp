@@ -8,60 +8,12 @@
 
 namespace {
 
-struct PrefillCase {
-  const char* what;
-  int heads, kv_heads, head_dim, v_dim;
-  cfg::Mixer mixer;
-  int window;
-  bool sinks;
-  std::int64_t prefix, chunk;  // tokens already cached, tokens of this chunk
-};
-
-/// One layer's cache in both backends' memory, keys and values of different widths.
-struct PrefillCache {
-  AlignedBuffer<float> ck, cv;
-  gpu::DeviceBuffer<float> gk, gv;
-  KvLayerView cpu_view, gpu_view;
-  PrefillCache(gpu::Backend& be, std::int64_t capacity, std::int64_t k_width, std::int64_t v_width, bool ring) {
-    ck.resize(std::size_t(capacity * k_width));
-    cv.resize(std::size_t(capacity * v_width));
-    auto k = be.matrix(gk, capacity, k_width);
-    auto v = be.matrix(gv, capacity, v_width);
-    cpu_view = {ck.data(), cv.data(), capacity, k_width, v_width, ring};
-    gpu_view = {k.data, v.data, capacity, k_width, v_width, ring};
-  }
-};
-
-void run_prefill_case(cpu::Backend& cpu, gpu::Backend& gpu, const PrefillCase& c, std::uint32_t seed) {
-  SCOPED_TRACE(c.what);
-  const bool ring = c.mixer == cfg::Mixer::sliding || c.mixer == cfg::Mixer::chunked;
-  const std::int64_t k_width = std::int64_t(c.kv_heads) * c.head_dim, v_width = std::int64_t(c.kv_heads) * c.v_dim;
-  const std::int64_t capacity = ring ? c.window : c.prefix + c.chunk;
-  PrefillCache cache(gpu, capacity, k_width, v_width, ring);
-  if (c.prefix > 0) {  // fill the cache through both backends' kv_store (a ring wraps)
-    Twin k0(gpu, c.prefix, k_width, ++seed), v0(gpu, c.prefix, v_width, ++seed);
-    cpu.kv_store(cache.cpu_view, k0.cpu(), v0.cpu(), 0);
-    gpu.kv_store(cache.gpu_view, k0.gpu(), v0.gpu(), 0);
-  }
-  const auto sinks = random_floats(std::size_t(c.heads), ++seed, 2.0f);
-  gpu::DeviceBuffer<float> dsinks;
-  gpu.copy_from_host(dsinks, std::span<const float>(sinks));
-  Twin q(gpu, c.chunk, std::int64_t(c.heads) * c.head_dim, ++seed, 2.0f);
-  Twin k(gpu, c.chunk, k_width, ++seed), v(gpu, c.chunk, v_width, ++seed);
-  Twin out(gpu, c.chunk, std::int64_t(c.heads) * c.v_dim, ++seed);
-  AttentionArgs a{c.heads, c.kv_heads, c.head_dim, c.v_dim, float(1.0 / std::sqrt(double(c.head_dim))),
-                  c.mixer, c.window, c.sinks ? sinks.data() : nullptr, c.prefix};
-  ASSERT_FALSE(gpu::detail::decode_attention_applies(c.chunk, a)) << "the case must take the prefill path";
-  cpu.attention(out.cpu(), q.cpu(), k.cpu(), v.cpu(), cache.cpu_view, a);
-  a.sinks = c.sinks ? dsinks.data() : nullptr;
-  gpu.attention(out.gpu(), q.gpu(), k.gpu(), v.gpu(), cache.gpu_view, a);
-  EXPECT_LE(out.error(gpu), op_tolerance);
-}
+// CachedAttentionCase and run_cached_attention_case: decode_attention_tests.hpp (same TU).
 
 // Tiles of tokens per block: 32 at group 1, 8 at group 4, 4 at group 8, 6 (30 rows) at group 5.
 TEST_F(CudaOps, PrefillAttentionTilesQueriesAndGroupsTheHeads) {
   using M = cfg::Mixer;
-  const PrefillCase cases[] = {
+  const CachedAttentionCase cases[] = {
       {"group 1, 31 tokens", 4, 4, 64, 64, M::full, 0, false, 0, 31},
       {"group 1, 32 tokens", 2, 2, 64, 64, M::full, 0, false, 0, 32},
       {"group 1, 33 tokens, sinks", 2, 2, 64, 64, M::full, 0, true, 0, 33},
@@ -77,12 +29,12 @@ TEST_F(CudaOps, PrefillAttentionTilesQueriesAndGroupsTheHeads) {
       {"long prefill after a prefix, group 8", 8, 1, 128, 128, M::full, 0, false, 70, 130},
   };
   std::uint32_t seed = 1000;
-  for (const auto& c : cases) run_prefill_case(cpu_, gpu(), c, seed += 10);
+  for (const auto& c : cases) run_cached_attention_case(cpu_, gpu(), c, seed += 10, /*decode=*/false);
 }
 
 TEST_F(CudaOps, PrefillAttentionMasksOnWrappedRingsWithSinks) {
   using M = cfg::Mixer;
-  const PrefillCase cases[] = {
+  const CachedAttentionCase cases[] = {
       // sliding (gpt-oss): the window counts the query itself; rings of capacity = window
       {"sliding 16, 70-token prefill, group 4, sinks", 8, 2, 64, 64, M::sliding, 16, true, 0, 70},
       {"sliding 24 after a wrapped ring, group 8, sinks", 8, 1, 64, 64, M::sliding, 24, true, 50, 40},
@@ -97,12 +49,12 @@ TEST_F(CudaOps, PrefillAttentionMasksOnWrappedRingsWithSinks) {
       {"chunked 50, group 1, 3 chunks", 2, 2, 64, 64, M::chunked, 50, false, 0, 130},
   };
   std::uint32_t seed = 1200;
-  for (const auto& c : cases) run_prefill_case(cpu_, gpu(), c, seed += 10);
+  for (const auto& c : cases) run_cached_attention_case(cpu_, gpu(), c, seed += 10, /*decode=*/false);
 }
 
 TEST_F(CudaOps, PrefillAttentionWideAndUnequalHeadDims) {
   using M = cfg::Mixer;
-  const PrefillCase cases[] = {
+  const CachedAttentionCase cases[] = {
       {"head_dim 192, v_dim 128 (DeepSeek-style), group 8", 16, 2, 192, 128, M::full, 0, true, 20, 13},
       {"head_dim 64, v_dim 96", 4, 2, 64, 96, M::sliding, 20, false, 30, 40},
       {"head_dim 128, v_dim 64", 8, 2, 128, 64, M::full, 0, true, 0, 41},
@@ -111,7 +63,7 @@ TEST_F(CudaOps, PrefillAttentionWideAndUnequalHeadDims) {
       {"head_dim 80, v_dim 40: partial dim slots", 6, 3, 80, 40, M::full, 0, false, 12, 35},
   };
   std::uint32_t seed = 1400;
-  for (const auto& c : cases) run_prefill_case(cpu_, gpu(), c, seed += 10);
+  for (const auto& c : cases) run_cached_attention_case(cpu_, gpu(), c, seed += 10, /*decode=*/false);
 }
 
 TEST_F(CudaOps, PrefillAttentionRowsPerBlockFit48KB) {
