@@ -130,7 +130,7 @@ int main(int argc, char** argv) {
                   double(pc.total) / 1e9, double(pc.active) / 1e9, double(w.bytes()) / 1e9, seconds_since(t));
     }
     report("qwen3-moe-1b (bf16)", be.threads(), prompt, decode,
-           time_model(Qwen3Moe1B::dims.vocab, [&](std::int64_t c) { return net.make_cache(c); },
+           time_model(Qwen3Moe1B::dims.vocab, [&](std::int64_t c) { return net.new_sequence(c); },
                       [&](auto& cache, std::span<const int> ids, std::vector<float>& logits) {
                         auto out = net.forward(ids, {{&cache, 0, std::int64_t(ids.size())}},
                                                layers::LogitRows::last_of_each_chunk);

@@ -69,8 +69,8 @@ int main() {
   io::RandomWeights weights(/*seed=*/7, /*scale=*/0.1f);
   layers::Transformer<M, cpu::Backend> net(be, weights);
 
-  // A batch of two sequences of different lengths, each with its own KV cache.
-  auto a = net.make_cache(64), b = net.make_cache(64);
+  // A batch of two sequences of different lengths, each with its pages of the model's KV pool.
+  auto a = net.new_sequence(64), b = net.new_sequence(64);
   const std::vector<int> ids = {1, 5, 9, 200, 7, 42, 999, 3, 14};  // 5 tokens of a, 4 of b
   auto logits = net.forward(ids, {{a.get(), 0, 5}, {b.get(), 5, 4}},
                             layers::LogitRows::last_of_each_chunk);

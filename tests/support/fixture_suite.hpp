@@ -117,7 +117,7 @@ TYPED_TEST_P(FixtureTest, GreedyContinuationMatchesTransformers) {
   using M = typename TestFixture::M;
   auto& net = this->model_->net();
   const auto& ids = this->ref_.ids;
-  auto cache = net.make_cache(std::int64_t(ids.size() + this->ref_.greedy.size()));
+  auto cache = net.new_sequence(std::int64_t(ids.size() + this->ref_.greedy.size()));
   std::vector<int> got;
   std::vector<float> row(M::dims.vocab);
   auto logits = net.forward(ids, {{cache.get(), 0, std::int64_t(ids.size())}},
@@ -141,7 +141,7 @@ TYPED_TEST_P(FixtureTest, BatchOfTwoSequencesEqualsEachAlone) {
   const std::vector<int> b(a.begin() + 3, a.begin() + 10);
   std::vector<int> packed = a;
   packed.insert(packed.end(), b.begin(), b.end());
-  auto ca = net.make_cache(64), cb = net.make_cache(64);
+  auto ca = net.new_sequence(64), cb = net.new_sequence(64);
   const std::int64_t ta = std::int64_t(a.size()), tb = std::int64_t(b.size());
   auto logits = net.forward(packed, {{ca.get(), 0, ta}, {cb.get(), ta, tb}}, layers::LogitRows::all);
   std::vector<float> batched(std::size_t((ta + tb) * M::dims.vocab));

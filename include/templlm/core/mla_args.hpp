@@ -10,8 +10,7 @@ namespace templlm {
 struct MlaArgs {
   int heads, nope, rope, v, rank;
   float scale;         // applied to the full q.k after the product, as HF does
-  std::int64_t start;  // position of the chunk's first token
-  bool absorbed;       // absorbed form (kv_b folded into q and out) instead of expanded K/V
+  bool absorb_decode;  // single-token chunks use the absorbed form (kv_b folded into q and out)
 };
 
 }  // namespace templlm

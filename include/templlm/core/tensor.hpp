@@ -53,6 +53,14 @@ struct MatrixView {
   }
 };
 
+/// A vector of T in one memory space (a norm weight, a bias, sinks); empty when data is null.
+template <class T, class Space = Host>
+struct VectorView {
+  T* data = nullptr;
+  std::int64_t size = 0;
+  bool empty() const { return data == nullptr; }
+};
+
 /// How a weight's elements are stored.
 enum class Quant {
   none,       // `dtype` elements

@@ -1,21 +1,23 @@
 // SPDX-License-Identifier: Apache-2.0
 /// \file layers/batch.hpp
 /// A forward pass runs over a batch of sequence chunks packed into one [T, H] activation: each
-/// chunk is `tokens` consecutive rows continuing its own sequence (and its own cache).
+/// chunk is `tokens` consecutive rows continuing its own sequence of the KV pool. The Transformer
+/// turns the chunks into one StepPlan per step (positions, chunks and page tables, uploaded once);
+/// every layer reads it, so each makes one attention call and one cache store for the batch.
 #pragma once
 #include <cstdint>
 #include <vector>
 
-#include "kv_cache.hpp"
+#include "../core/kv.hpp"
+#include "../core/op_args.hpp"
 
 namespace templlm::layers {
 
-template <class B>
+template <class Seq>
 struct Chunk {
-  SequenceCache<B>* cache;
+  Seq* seq;
   std::int64_t first_row;  // row of the chunk's first token in the packed activations
   std::int64_t tokens;
-  std::int64_t start() const { return cache->length(); }  // position of the first token
 };
 
 /// Which rows of the packed batch get logits: all (scoring a prompt) or each chunk's last
@@ -26,6 +28,21 @@ enum class LogitRows { all, last_of_each_chunk };
 /// when the caller passes one.
 struct ExpertTrace {
   std::vector<std::vector<std::vector<int>>> layers;  // [layer][row] -> expert ids
+};
+
+/// One step as every layer sees it: the rows' positions and, per group of the KV pool, the
+/// chunks and their page tables (host and backend memory).
+template <class Space>
+struct StepPlan {
+  Positions<Space> positions;
+  std::vector<KvBatch> groups;
+};
+
+/// What one attention layer gets of the cache for a step: its page storage and its group's batch.
+template <class T, class Space>
+struct LayerCache {
+  KvPages<T, Space> pages;
+  const KvBatch& batch;
 };
 
 }  // namespace templlm::layers

@@ -55,15 +55,16 @@ class DecoderLayer {
 
   const cfg::LayerPlan& plan() const { return plan_; }
 
-  /// hidden [T, H] is updated in place.
-  void forward(B& be, Workspace<B>& ws, MatrixView<float, Space> hidden,
-               const std::vector<Chunk<B>>& chunks, const RopeTable& rope,
+  /// hidden [T, H] is updated in place; the layer's keys and values go to `cache`.
+  template <class T>
+  void forward(B& be, Workspace<B>& ws, MatrixView<float, Space> hidden, const StepPlan<Space>& step,
+               const LayerCache<T, Space>& cache, const RopeView<Space>& rope,
                std::vector<int>* trace) const {
     const std::int64_t t = hidden.rows, h = M::dims.hidden;
     auto normed = be.matrix(ws.normed, t, h);                               // (T,H)
     auto mixed = be.matrix(ws.mixed, t, h);                                 // (T,H)
     be.rms_norm(normed, hidden, input_norm_, M::norm.eps);
-    attention_.forward(be, ws, mixed, normed, chunks, std::size_t(index_), rope);
+    attention_.forward(be, ws, mixed, normed, step, cache, rope);
     be.add(hidden, mixed);
     be.rms_norm(normed, hidden, post_norm_, M::norm.eps);
     std::visit([&](const auto& ffn) { ffn.forward(be, ws, mixed, normed, trace); }, ffn_);
@@ -82,8 +83,7 @@ class DecoderLayer {
   int index_;
   cfg::LayerPlan plan_;
   std::string prefix_;
-  const float* input_norm_;
-  const float* post_norm_;
+  VectorView<const float, Space> input_norm_, post_norm_;
   Attention<M, B> attention_;
   Ffn ffn_;
 };

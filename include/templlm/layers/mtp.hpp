@@ -44,15 +44,13 @@ class MtpLayer {
   const WeightView<Space>& eh_proj() const { return eh_proj_; }
   const WeightView<Space>& head() const { return head_; }
   const WeightView<Space>& embed() const { return embed_; }
-  const float* enorm() const { return enorm_; }
-  const float* hnorm() const { return hnorm_; }
-  const float* head_norm() const { return head_norm_; }
+  VectorView<const float, Space> enorm() const { return enorm_; }
+  VectorView<const float, Space> hnorm() const { return hnorm_; }
+  VectorView<const float, Space> head_norm() const { return head_norm_; }
 
  private:
   DecoderLayer<M, B> block_;
-  const float* enorm_ = nullptr;
-  const float* hnorm_ = nullptr;
-  const float* head_norm_ = nullptr;
+  VectorView<const float, Space> enorm_, hnorm_, head_norm_;
   WeightView<Space> eh_proj_, head_, embed_;
 };
 

@@ -1,8 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 /// \file layers/transformer.hpp
 /// A whole decoder-only model on one backend: embedding, the decoder layers (a runtime loop,
-/// never a template recursion), final norm and output head. forward() runs a batch of chunks of
-/// different sequences, each continuing its own cache.
+/// never a template recursion), final norm and output head, and the paged KV pool all its
+/// sequences share. forward() runs a batch of chunks of different sequences, each continuing its
+/// own sequence: one step plan per forward, one attention call and one cache store per layer.
+///
+/// Thread safety: the weights are read-only after construction; the workspace and the KV pool
+/// are per-caller state, so one thread at a time calls forward() and the sequence functions.
 #pragma once
 #include <memory>
 #include <span>
@@ -14,7 +18,7 @@
 #include "../core/tensor_source.hpp"
 #include "batch.hpp"
 #include "decoder_layer.hpp"
-#include "kv_cache.hpp"
+#include "kv_pool.hpp"
 #include "rope.hpp"
 #include "workspace.hpp"
 
@@ -31,70 +35,53 @@ constexpr bool runnable_description() {
 template <class M>
 inline constexpr bool runnable = runnable_description<M>();
 
-template <class M, class B>
+template <class M, class B, KvElement CacheT = float>
 class Transformer {
  public:
   using Space = typename B::space;
-  using Cache = SequenceCache<B>;
+  using Pool = KvPool<B, CacheT>;
+  using Sequence = typename Pool::Sequence;
+  using Chunk = layers::Chunk<Sequence>;
   static constexpr std::int64_t hidden = M::dims.hidden, vocab = M::dims.vocab;
 
-  Transformer(B& be, const TensorSource& src) : be_(be) {
+  Transformer(B& be, const TensorSource& src, KvPoolOptions kv = {})
+      : be_(be), pool_(be, kv_specs(), kv) {
     const std::string p(M::prefix.model);
     embed_ = be.upload(src.get(p + "embed_tokens.weight", {vocab, hidden}));
     final_norm_ = be.upload_f32(src.get(p + "norm.weight", {hidden}));
     lm_head_ = M::tied_embeddings ? embed_
                                   : be.upload(src.get(std::string(M::prefix.lm_head), {vocab, hidden}));
-    rope_ = rope_table(M::rope, M::attention.head_dim);
+    rope_ = be.prepare_rope(rope_table(M::rope, M::attention.head_dim));
     layers_.reserve(M::dims.layers);
     for (int i = 0; i < M::dims.layers; ++i) layers_.emplace_back(be, src, i);
   }
 
-  /// A fresh cache for one sequence of up to max_context tokens.
-  std::unique_ptr<Cache> make_cache(std::int64_t max_context) const {
-    std::vector<typename Cache::LayerShape> shapes;
-    for (const auto& l : layers_) {
-      const auto plan = l.plan();
-      const bool ring = plan.mixer == cfg::Mixer::sliding || plan.mixer == cfg::Mixer::chunked;
-      shapes.push_back({Attention<M, B>::cache_k_width, Attention<M, B>::cache_v_width,
-                        ring ? plan.window : 0});
-    }
-    return std::make_unique<Cache>(be_, shapes, max_context);
-  }
+  /// A new empty sequence of up to max_context tokens: no cache memory until tokens arrive.
+  /// Sequences must not outlive the Transformer.
+  std::unique_ptr<Sequence> new_sequence(std::int64_t max_context) { return pool_.new_sequence(max_context); }
+  /// The KV pool: fork (share a prefix), truncate (roll back), page counts.
+  Pool& kv_pool() { return pool_; }
+  const Pool& kv_pool() const { return pool_; }
 
   /// Runs ids (packed rows of all chunks) through the model; returns logits [rows, vocab] for
-  /// every row or each chunk's last row. Caches advance by their chunk's length.
-  MatrixView<float, Space> forward(std::span<const int> ids, const std::vector<Chunk<B>>& chunks,
+  /// every row or each chunk's last row. Sequences advance by their chunk's length.
+  MatrixView<float, Space> forward(std::span<const int> ids, const std::vector<Chunk>& chunks,
                                    LogitRows which, ExpertTrace* trace = nullptr) {
     const std::int64_t t = static_cast<std::int64_t>(ids.size());
-    std::int64_t covered = 0;
-    ws_.positions.resize(static_cast<std::size_t>(t));
-    for (const auto& ch : chunks) {
-      if (ch.first_row != covered || ch.tokens <= 0)
-        throw InvalidInput("templlm: chunks must cover the packed ids in order, each non-empty");
-      if (ch.tokens > ch.cache->remaining())
-        throw InvalidInput("templlm: context exhausted: the sequence holds " +
-                           std::to_string(ch.cache->length()) + " tokens, " +
-                           std::to_string(ch.tokens) + " more would exceed its " +
-                           std::to_string(ch.cache->max_context()) + "-token cache");
-      for (std::int64_t i = 0; i < ch.tokens; ++i)
-        ws_.positions[std::size_t(ch.first_row + i)] = int(ch.start() + i);
-      covered += ch.tokens;
-    }
-    if (covered != t) throw InvalidInput("templlm: chunks do not cover all ids");
-    for (int id : ids)
-      if (id < 0 || id >= vocab)
-        throw InvalidInput("templlm: token id " + std::to_string(id) + " is outside the vocabulary [0, " +
-                           std::to_string(vocab) + ")");
+    validate(ids, chunks);
+    for (const auto& ch : chunks) pool_.reserve(*ch.seq, ch.tokens);
+    const StepPlan<Space> step = plan(chunks, t);
 
     auto x = be_.matrix(ws_.hidden, t, hidden);                              // (T,H)
     be_.embed(x, embed_, ids);
     if (trace) trace->layers.assign(layers_.size(), {});
     std::vector<int> routed;
     for (std::size_t i = 0; i < layers_.size(); ++i) {
-      layers_[i].forward(be_, ws_, x, chunks, rope_, trace ? &routed : nullptr);
+      const LayerCache<CacheT, Space> cache{pool_.layer(i), step.groups[std::size_t(pool_.group_of(i))]};
+      layers_[i].forward(be_, ws_, x, step, cache, rope_, trace ? &routed : nullptr);
       if (trace) record(trace->layers[i], routed, t);
     }
-    for (const auto& ch : chunks) ch.cache->advance(ch.tokens);
+    for (const auto& ch : chunks) pool_.commit(*ch.seq, ch.tokens);
 
     MatrixView<float, Space> rows = x;
     if (which == LogitRows::last_of_each_chunk) {
@@ -111,6 +98,91 @@ class Transformer {
   B& backend() { return be_; }
 
  private:
+  /// What each layer keeps per position: its attention's widths, its plan's window.
+  static std::vector<KvLayerSpec> kv_specs() {
+    std::vector<KvLayerSpec> specs;
+    for (int i = 0; i < M::dims.layers; ++i) {
+      const cfg::LayerPlan plan = M::layer(i);
+      specs.push_back({Attention<M, B>::cache_k_width, Attention<M, B>::cache_v_width, plan.mixer, plan.window});
+    }
+    return specs;
+  }
+
+  void validate(std::span<const int> ids, const std::vector<Chunk>& chunks) const {
+    std::int64_t covered = 0;
+    for (std::size_t c = 0; c < chunks.size(); ++c) {
+      const auto& ch = chunks[c];
+      if (ch.seq == nullptr || ch.first_row != covered || ch.tokens <= 0)
+        throw InvalidInput("templlm: chunks must cover the packed ids in order, each non-empty with a sequence");
+      for (std::size_t d = 0; d < c; ++d)
+        if (chunks[d].seq == ch.seq)
+          throw InvalidInput("templlm: a sequence appears twice in one step");
+      if (ch.tokens > ch.seq->remaining())
+        throw InvalidInput("templlm: context exhausted: the sequence holds " +
+                           std::to_string(ch.seq->length()) + " tokens, " + std::to_string(ch.tokens) +
+                           " more would exceed its " + std::to_string(ch.seq->max_context()) +
+                           "-token context");
+      covered += ch.tokens;
+    }
+    if (covered != std::int64_t(ids.size())) throw InvalidInput("templlm: chunks do not cover all ids");
+    for (int id : ids)
+      if (id < 0 || id >= vocab)
+        throw InvalidInput("templlm: token id " + std::to_string(id) + " is outside the vocabulary [0, " +
+                           std::to_string(vocab) + ")");
+  }
+
+  /// The step plan: positions, chunks and per-group page tables, uploaded once.
+  StepPlan<Space> plan(const std::vector<Chunk>& chunks, std::int64_t t) {
+    const std::size_t groups = pool_.groups();
+    ws_.positions.resize(std::size_t(t));
+    ws_.row_chunk.resize(std::size_t(t));
+    ws_.chunks.clear();
+    ws_.pages.resize(groups);
+    ws_.offsets.resize(groups);
+    while (ws_.device_pages.size() < groups) ws_.device_pages.emplace_back();
+    while (ws_.device_offsets.size() < groups) ws_.device_offsets.emplace_back();
+    std::int64_t max_tokens = 0, max_length = 0;
+    for (std::size_t g = 0; g < groups; ++g) {
+      ws_.pages[g].clear();
+      ws_.offsets[g].clear();
+    }
+    for (std::size_t c = 0; c < chunks.size(); ++c) {
+      const auto& ch = chunks[c];
+      const std::int64_t start = ch.seq->length();
+      ws_.chunks.push_back({ch.first_row, ch.tokens, start});
+      for (std::int64_t i = 0; i < ch.tokens; ++i) {
+        ws_.positions[std::size_t(ch.first_row + i)] = int(start + i);
+        ws_.row_chunk[std::size_t(ch.first_row + i)] = int(c);
+      }
+      max_tokens = std::max(max_tokens, ch.tokens);
+      max_length = std::max(max_length, start + ch.tokens);
+      for (std::size_t g = 0; g < groups; ++g) {
+        const auto table = pool_.table(*ch.seq, g);
+        ws_.offsets[g].push_back(std::int64_t(ws_.pages[g].size()));
+        ws_.pages[g].insert(ws_.pages[g].end(), table.begin(), table.end());
+      }
+    }
+    be_.copy_from_host(ws_.device_positions, std::span<const int>(ws_.positions));
+    be_.copy_from_host(ws_.device_row_chunk, std::span<const int>(ws_.row_chunk));
+    be_.copy_from_host(ws_.device_chunks, std::span<const StepChunk>(ws_.chunks));
+    StepPlan<Space> step;
+    step.positions = {std::span<const int>(ws_.positions), ws_.device_positions.data()};
+    for (std::size_t g = 0; g < groups; ++g) {
+      be_.copy_from_host(ws_.device_pages[g], std::span<const int>(ws_.pages[g]));
+      be_.copy_from_host(ws_.device_offsets[g], std::span<const std::int64_t>(ws_.offsets[g]));
+      KvBatch b;
+      b.chunks = ws_.chunks;
+      b.device_chunks = ws_.device_chunks.data();
+      b.device_row_chunk = ws_.device_row_chunk.data();
+      b.tables = {ws_.device_pages[g].data(), ws_.device_offsets[g].data(), pool_.page_shift()};
+      b.rows = t;
+      b.max_tokens = max_tokens;
+      b.max_length = max_length;
+      step.groups.push_back(b);
+    }
+    return step;
+  }
+
   static void record(std::vector<std::vector<int>>& out, const std::vector<int>& ids, std::int64_t t) {
     out.assign(static_cast<std::size_t>(t), {});
     if (ids.empty()) return;
@@ -121,9 +193,10 @@ class Transformer {
 
   B& be_;
   WeightView<Space> embed_, lm_head_;
-  const float* final_norm_ = nullptr;
-  RopeTable rope_;
+  VectorView<const float, Space> final_norm_;
+  RopeView<Space> rope_;
   std::vector<DecoderLayer<M, B>> layers_;
+  Pool pool_;
   Workspace<B> ws_;
 };
 

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "../core/backend.hpp"
 #include "../io/weight_source.hpp"
 #include "../io/weight_store.hpp"
 #include "../layers/transformer.hpp"
@@ -18,12 +19,18 @@
 
 namespace templlm::runtime {
 
-/// One sequence's state for the batched step API (its KV cache, in the model's backend).
+/// One sequence's state for the batched step API: its pages of the model's KV pool. A sequence
+/// must not outlive its model.
 class Sequence {
  public:
   virtual ~Sequence() = default;
   virtual std::int64_t length() const = 0;       // tokens already in the cache
-  virtual std::int64_t max_context() const = 0;  // tokens the cache can hold
+  virtual std::int64_t max_context() const = 0;  // tokens the sequence may hold
+};
+
+/// How much of the KV pool is in use (pages are allocated as sequences grow).
+struct KvUsage {
+  std::int64_t pages_in_use = 0, pages_allocated = 0, page_size = 0, bytes_allocated = 0;
 };
 
 /// One sequence's part of a batched step: `ids` continue `seq` (a prefill or one decode token).
@@ -41,10 +48,19 @@ class AnyModel {
   /// a time through the KV cache instead of one prefill. trace (optional) gets the experts.
   virtual std::vector<float> score(std::span<const int> ids, bool decode,
                                    layers::ExpertTrace* trace = nullptr) = 0;
-  /// A fresh sequence (an empty KV cache of max_context tokens) for step().
+  /// A fresh sequence of up to max_context tokens for step(); allocates no cache memory yet.
   virtual std::unique_ptr<Sequence> new_sequence(std::int64_t /*max_context*/) {
     throw Unsupported("templlm: this model does not implement batched stepping");
   }
+  /// A sequence sharing every cached token of `parent` (copy on write): a shared prefix.
+  virtual std::unique_ptr<Sequence> fork(const Sequence& /*parent*/) {
+    throw Unsupported("templlm: this model does not implement sequence sharing");
+  }
+  /// Rolls `seq` back to its first n tokens.
+  virtual void truncate(Sequence& /*seq*/, std::int64_t /*n*/) {
+    throw Unsupported("templlm: this model does not implement truncation");
+  }
+  virtual KvUsage kv_usage() const { return {}; }
   /// One forward over several sequences (each step's ids continue its own sequence; prefills
   /// and decodes mix freely). Writes the logits of each step's last token, row s of
   /// `logits` ([steps.size(), vocab], row-major). Sequences advance by their ids.
@@ -71,13 +87,13 @@ class AnyModel {
   Sampler sampler_;
 };
 
-template <ModelDescription M, class B>
+template <ModelDescription M, class B, KvElement CacheT = float>
 class Model final : public AnyModel {
  public:
-  using Net = layers::Transformer<M, B>;
+  using Net = layers::Transformer<M, B, CacheT>;
 
-  Model(B& be, io::WeightStore store)
-      : store_(std::move(store)), source_(store_), net_(be, source_) {
+  Model(B& be, io::WeightStore store, layers::KvPoolOptions kv = {})
+      : store_(std::move(store)), source_(store_), net_(be, source_, kv) {
     note_unsupported_tensors();
   }
 
@@ -89,7 +105,7 @@ class Model final : public AnyModel {
                            layers::ExpertTrace* trace = nullptr) override {
     const auto t = static_cast<std::int64_t>(ids.size());
     if (t == 0) throw InvalidInput("templlm: no token ids given");
-    auto cache = net_.make_cache(t);
+    auto cache = net_.new_sequence(t);
     std::vector<float> out(static_cast<std::size_t>(t * M::dims.vocab));
     auto& be = net_.backend();
     if (!decode) {
@@ -114,8 +130,17 @@ class Model final : public AnyModel {
   }
 
   std::unique_ptr<Sequence> new_sequence(std::int64_t max_context) override {
-    if (max_context <= 0) throw InvalidInput("templlm: a sequence needs a positive context");
-    return std::make_unique<Seq>(net_.make_cache(max_context));
+    return std::make_unique<Seq>(net_.new_sequence(max_context));
+  }
+  std::unique_ptr<Sequence> fork(const Sequence& parent) override {
+    return std::make_unique<Seq>(net_.kv_pool().fork(*own(parent).cache));
+  }
+  void truncate(Sequence& seq, std::int64_t n) override { net_.kv_pool().truncate(*own(seq).cache, n); }
+  KvUsage kv_usage() const override {
+    const auto& pool = net_.kv_pool();
+    KvUsage u{pool.pages_in_use(), 0, pool.page_size(), pool.bytes()};
+    for (std::size_t g = 0; g < pool.groups(); ++g) u.pages_allocated += pool.pages_allocated(g);
+    return u;
   }
 
   void step(std::span<const Step> steps, std::span<float> logits) override {
@@ -141,32 +166,36 @@ class Model final : public AnyModel {
   }
 
  private:
-  static constexpr bool backend_samples =
-      requires(B& b, std::span<int> ids, MatrixView<const float, typename B::space> logits,
-               std::span<const SampleRequest> rows) { b.sample(ids, logits, rows); };
+  static constexpr bool backend_samples = SamplingBackend<B>;
 
   /// One forward over the steps' ids; the logits of each step's last token, one row per step.
   auto forward_steps(std::span<const Step> steps) {
     packed_.clear();
     chunks_.clear();
     for (const auto& s : steps) {
-      auto* seq = dynamic_cast<Seq*>(s.seq);
-      if (!seq) throw InvalidInput("templlm: step: a sequence from another model");
+      if (!s.seq) throw InvalidInput("templlm: step: no sequence");
+      Seq& seq = own(*s.seq);
       if (s.ids.empty()) throw InvalidInput("templlm: step: a sequence with no ids");
-      chunks_.push_back({seq->cache.get(), std::int64_t(packed_.size()), std::int64_t(s.ids.size())});
+      chunks_.push_back({seq.cache.get(), std::int64_t(packed_.size()), std::int64_t(s.ids.size())});
       packed_.insert(packed_.end(), s.ids.begin(), s.ids.end());
     }
     return net_.forward(packed_, chunks_, layers::LogitRows::last_of_each_chunk);
   }
 
   struct Seq final : Sequence {
-    explicit Seq(std::unique_ptr<typename Net::Cache> c) : cache(std::move(c)) {}
+    explicit Seq(std::unique_ptr<typename Net::Sequence> c) : cache(std::move(c)) {}
     std::int64_t length() const override { return cache->length(); }
     std::int64_t max_context() const override { return cache->max_context(); }
-    std::unique_ptr<typename Net::Cache> cache;
+    std::unique_ptr<typename Net::Sequence> cache;
   };
+  static Seq& own(Sequence& s) {
+    auto* seq = dynamic_cast<Seq*>(&s);
+    if (!seq) throw InvalidInput("templlm: a sequence from another model");
+    return *seq;
+  }
+  static const Seq& own(const Sequence& s) { return own(const_cast<Sequence&>(s)); }
   std::vector<int> packed_;                    // grows only: no allocation per decode step
-  std::vector<layers::Chunk<B>> chunks_;
+  std::vector<typename Net::Chunk> chunks_;
   /// A description may name tensors it knowingly leaves unloaded (Llama 4's vision tower):
   /// when the checkpoint has any, its note goes to stderr, once per process and description.
   void note_unsupported_tensors() const {

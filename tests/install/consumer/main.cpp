@@ -10,7 +10,7 @@ int main() {
   templlm::cpu::Backend be(1);
   float x[2] = {3.0f, 4.0f}, y[2];
   be.rms_norm(templlm::MatrixView<float>(y, 1, 2), templlm::MatrixView<const float>(x, 1, 2),
-              nullptr, 0.0f);
+              {}, 0.0f);
   std::printf("mixtral-8x7b: %lld params; rms_norm(3,4) = (%g, %g)\n",
               static_cast<long long>(counts.total), y[0], y[1]);
   return (y[0] > 0.84f && y[0] < 0.86f) ? 0 : 1;

@@ -15,12 +15,14 @@
 #include <templlm/core/thread_pool.hpp>
 #include <templlm/kernels/cpu/attention.hpp>
 #include <templlm/kernels/cpu/backend.hpp>
+#include <templlm/layers/kv_pool.hpp>
 #include <templlm/kernels/cpu/decode.hpp>
-#include <templlm/layers/kv_cache.hpp>
 #include <templlm/layers/moe/expert_layout.hpp>
 #include <templlm/layers/rope.hpp>
 #include <templlm/model/gpt_oss.hpp>
 #include <vector>
+
+#include "support/kv_host.hpp"
 
 namespace {
 
@@ -88,25 +90,27 @@ double rel_error(const std::vector<float>& a, const std::vector<float>& b) {
   return std::sqrt(num / den);
 }
 
-/// Runs cpu::attention over the tokens in chunks of `chunk`, storing keys in a cache of
-/// `capacity` positions (a ring when `ring`), the way layers::Attention does.
+/// Runs cpu::attention over the tokens in chunks of `chunk` through a KV pool of pages of
+/// `page` positions, the way layers::Attention does. A sliding layer's pool frees (and reuses)
+/// pages that fall out of the window: reading a freed page shows as a wrong result.
 std::vector<float> run_attention(const Qkv& x, float scale, cfg::Mixer mixer, int window,
-                                 bool use_sinks, int chunk, std::int64_t capacity, bool ring) {
-  ThreadPool pool(2);
+                                 bool use_sinks, int chunk, int page = 4) {
+  cpu::Backend be(2);
+  test::OneSequenceKv<float> kv(be, {{kKvHeads * kDim, kKvHeads * kDim, mixer, window}},
+                                {.page_size = page, .max_pages = 0, .rollback = 0});
   std::vector<float> out(kTokens * kHeads * kDim, -1.0f);
-  std::vector<float> kc(std::size_t(capacity) * kKvHeads * kDim, NAN),
-      vc(std::size_t(capacity) * kKvHeads * kDim, NAN);  // NaN: reading a stale slot shows
-  const KvLayerView cache{kc.data(), vc.data(), capacity, kKvHeads * kDim, kKvHeads * kDim, ring};
   for (int start = 0; start < kTokens; start += chunk) {
     const int n = std::min(chunk, kTokens - start);
     const AttentionArgs a{kHeads, kKvHeads, kDim, kDim, scale, mixer, window,
-                          use_sinks ? x.sinks.data() : nullptr, start};
+                          use_sinks ? x.sinks.data() : nullptr};
     MatrixView<float> o(out.data() + start * kHeads * kDim, n, kHeads * kDim);
     MatrixView<const float> q(x.q.data() + start * kHeads * kDim, n, kHeads * kDim);
     MatrixView<const float> k(x.k.data() + start * kKvHeads * kDim, n, kKvHeads * kDim);
     MatrixView<const float> v(x.v.data() + start * kKvHeads * kDim, n, kKvHeads * kDim);
-    cpu::attention(pool, o, q, k, v, cache, a);
-    cpu::kv_store(cache, k, v, start);
+    const KvBatch& batch = kv.begin(n);
+    be.attention(o, q, k, v, kv.layer(0), batch, a);
+    be.kv_store(kv.layer(0), batch, k, v);
+    kv.commit(n);
   }
   return out;
 }
@@ -116,41 +120,55 @@ constexpr float kScale = 0.35355339f;  // 8^-0.5
 TEST(GptOssAttention, SlidingWindowWithSinksMatchesNaivePrefill) {
   const Qkv x = random_qkv(1);
   const auto want = naive_attention(x, kScale, kWindow, true);
-  const auto got = run_attention(x, kScale, cfg::Mixer::sliding, kWindow, true, kTokens, kTokens, false);
+  const auto got = run_attention(x, kScale, cfg::Mixer::sliding, kWindow, true, kTokens);
   EXPECT_LE(rel_error(got, want), 1e-6);
 }
 
 TEST(GptOssAttention, FullAttentionWithSinksMatchesNaive) {
   const Qkv x = random_qkv(2);
   const auto want = naive_attention(x, kScale, 0, true);
-  const auto got = run_attention(x, kScale, cfg::Mixer::full, 0, true, kTokens, kTokens, false);
+  const auto got = run_attention(x, kScale, cfg::Mixer::full, 0, true, kTokens);
   EXPECT_LE(rel_error(got, want), 1e-6);
   // The sinks matter: without them the result is far away.
   EXPECT_GT(rel_error(naive_attention(x, kScale, 0, false), want), 1e-2);
 }
 
-TEST(GptOssAttention, DecodeThroughARingCacheSmallerThanTheContext) {
-  // Window 5, 20 positions, the cache holds only 5: token by token and in chunks of 3.
+TEST(GptOssAttention, DecodeThroughPagesFreedOutsideTheWindow) {
+  // Window 5, 20 positions, pages of 2 or 4 positions freed (and reused) as they leave the
+  // window: token by token and in chunks of 3 and 7.
   const Qkv x = random_qkv(3);
   const auto want = naive_attention(x, kScale, kWindow, true);
-  for (int chunk : {1, 3, 7}) {
-    const auto got = run_attention(x, kScale, cfg::Mixer::sliding, kWindow, true, chunk, kWindow, true);
-    EXPECT_LE(rel_error(got, want), 1e-6) << "chunk " << chunk;
-  }
+  for (int page : {2, 4})
+    for (int chunk : {1, 3, 7}) {
+      const auto got = run_attention(x, kScale, cfg::Mixer::sliding, kWindow, true, chunk, page);
+      EXPECT_LE(rel_error(got, want), 1e-6) << "chunk " << chunk << " page " << page;
+    }
   // The window is "W keys including the query itself": W + 1 keys is a different result.
   EXPECT_GT(rel_error(naive_attention(x, kScale, kWindow + 1, true), want), 1e-3);
 }
 
-TEST(GptOssAttention, SlidingLayersOfTheModelCacheOnlyTheWindow) {
+TEST(GptOssAttention, SlidingLayersOfTheModelHoldOnlyTheWindowsPages) {
   cpu::Backend be(1);
   using M = model::GptOssTiny;
   static_assert(M::layer(0).mixer == cfg::Mixer::sliding && M::layer(0).window == 8);
   static_assert(M::layer(1).mixer == cfg::Mixer::full);
   const std::int64_t width = M::attention.kv_heads * M::attention.head_dim;
-  layers::SequenceCache<cpu::Backend> cache(be, {{width, width, 8}, {width, width, 0}}, 1000);
-  EXPECT_EQ(cache.layer(0).capacity, 8);
-  EXPECT_TRUE(cache.layer(0).ring);
-  EXPECT_EQ(cache.layer(1).capacity, 1000);
+  layers::KvPool<cpu::Backend> pool(
+      be, std::vector<layers::KvLayerSpec>{{width, width, cfg::Mixer::sliding, 8}, {width, width, cfg::Mixer::full, 0}},
+      {.page_size = 4, .max_pages = 0, .rollback = 4});
+  ASSERT_EQ(pool.groups(), 2u);
+  auto seq = pool.new_sequence(1000);
+  for (int i = 0; i < 1000; ++i) {
+    pool.reserve(*seq, 1);
+    pool.commit(*seq, 1);
+  }
+  // Sliding: window 8 + rollback 4 positions, at most 4 pages of 4; full: every position.
+  EXPECT_LE(pool.pages_in_use(std::size_t(pool.group_of(0))), 4);
+  EXPECT_EQ(pool.pages_in_use(std::size_t(pool.group_of(1))), 250);
+  // A long prefill stores only the window's pages of the sliding layer.
+  auto other = pool.new_sequence(1000);
+  pool.reserve(*other, 999);
+  EXPECT_LE(pool.pages_in_use(std::size_t(pool.group_of(0))), 8);
 }
 
 // ------------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@
 #include <random>
 
 #include "support/fixture_suite.hpp"
+#include "support/kv_host.hpp"
 
 namespace templlm::test {
 using DeepSeek = ::testing::Types<model::DeepSeekV3Tiny>;
@@ -153,32 +154,36 @@ TEST(DeepSeekCache, HoldsLatentsOnly) {
 }
 
 TEST(MlaKernel, AbsorbedEqualsExpanded) {
-  const MlaArgs base{3, 8, 4, 6, 10, 0.3f, 0, false};
+  const MlaArgs base{3, 8, 4, 6, 10, 0.3f, false};
   const int qk = base.nope + base.rope, width = base.rank + base.rope, hv = base.nope + base.v;
   const std::int64_t past = 5, n = 1;
   std::mt19937 gen(3);
   std::normal_distribution<float> nd;
   auto fill = [&](std::vector<float>& v) { for (auto& x : v) x = nd(gen); };
-  std::vector<float> cache_k(std::size_t((past + n) * width)), q(std::size_t(n * base.heads * qk)),
+  std::vector<float> past_latents(std::size_t(past * width)), q(std::size_t(n * base.heads * qk)),
       latent(std::size_t(n * width)), wkv(std::size_t(base.heads * hv * base.rank));
-  fill(cache_k), fill(q), fill(latent), fill(wkv);
-  KvLayerView cache{cache_k.data(), nullptr, past + n, width, 0, false};
+  fill(past_latents), fill(q), fill(latent), fill(wkv);
+  cpu::Backend be(1);
+  test::OneSequenceKv<float> kv(be, {{width, 0, cfg::Mixer::full, 0}}, {.page_size = 2});
+  const MatrixView<const float> past_rows(past_latents.data(), past, width);
+  be.kv_store(kv.layer(0), kv.begin(past), past_rows, past_rows);
+  kv.commit(past);
   WeightView<Host> w;
   w.rank = 2;
   w.shape = {base.heads * hv, base.rank, 0, 0};
   w.data = reinterpret_cast<const std::byte*>(wkv.data());
-  ThreadPool pool(1);
   std::vector<float> expanded(std::size_t(n * base.heads * base.v)), absorbed(expanded.size());
+  const KvBatch& batch = kv.begin(n);
   MlaArgs a = base;
-  a.start = past;
-  cpu::mla_attention(pool, MatrixView<float>(expanded.data(), n, base.heads * base.v),
-                     MatrixView<const float>(q.data(), n, base.heads * qk),
-                     MatrixView<const float>(latent.data(), n, width), cache, w, a);
-  a.absorbed = true;
-  cpu::mla_attention(pool, MatrixView<float>(absorbed.data(), n, base.heads * base.v),
-                     MatrixView<const float>(q.data(), n, base.heads * qk),
-                     MatrixView<const float>(latent.data(), n, width), cache, w, a);
+  be.mla_attention(MatrixView<float>(expanded.data(), n, base.heads * base.v),
+                   MatrixView<const float>(q.data(), n, base.heads * qk),
+                   MatrixView<const float>(latent.data(), n, width), kv.layer(0), batch, w, a);
+  a.absorb_decode = true;
+  be.mla_attention(MatrixView<float>(absorbed.data(), n, base.heads * base.v),
+                   MatrixView<const float>(q.data(), n, base.heads * qk),
+                   MatrixView<const float>(latent.data(), n, width), kv.layer(0), batch, w, a);
   EXPECT_LE(relative_error(absorbed, expanded, std::int64_t(expanded.size())), 1e-6);
+  EXPECT_GT(relative_error(absorbed, expanded, std::int64_t(expanded.size())), 0.0);  // both paths ran
 }
 
 TEST(MlaModel, AbsorbedDecodeEqualsExpandedDecode) {

@@ -110,8 +110,8 @@ TEST(Llama4ChunkMask, FirstVisibleKeyIsTheChunkStart) {
   const cfg::LayerPlan nope = model::Llama4ScoutTiny::layer(3);
   ASSERT_EQ(chunked.mixer, cfg::Mixer::chunked);
   ASSERT_EQ(chunked.window, 8);
-  AttentionArgs a{4, 2, 16, 16, 0.25f, chunked.mixer, chunked.window, nullptr, 0};
-  AttentionArgs full{4, 2, 16, 16, 0.25f, nope.mixer, nope.window, nullptr, 0};
+  AttentionArgs a{4, 2, 16, 16, 0.25f, chunked.mixer, chunked.window, nullptr};
+  AttentionArgs full{4, 2, 16, 16, 0.25f, nope.mixer, nope.window, nullptr};
   for (std::int64_t p = 0; p < 40; ++p) {
     EXPECT_EQ(first_visible_key(a, p), p / 8 * 8) << p;
     EXPECT_EQ(first_visible_key(full, p), 0) << p;
@@ -120,7 +120,7 @@ TEST(Llama4ChunkMask, FirstVisibleKeyIsTheChunkStart) {
   EXPECT_EQ(first_visible_key(a, 8), 8);   // a new chunk starts with the query alone
   EXPECT_EQ(first_visible_key(a, 23), 16);
   AttentionArgs scout{40, 8, 128, 128, 0.0884f, model::Llama4Scout::layer(0).mixer,
-                      model::Llama4Scout::layer(0).window, nullptr, 0};
+                      model::Llama4Scout::layer(0).window, nullptr};
   EXPECT_EQ(first_visible_key(scout, 8191), 0);
   EXPECT_EQ(first_visible_key(scout, 8192), 8192);
 }

@@ -1,14 +1,19 @@
 // SPDX-License-Identifier: Apache-2.0
 /// \file kernels/cpu/backend.hpp
 /// The CPU backend: owns a thread pool and the fp32 copies of small weights, and implements the
-/// op vocabulary of core/backend.hpp with Eigen and plain loops. It is also the specification
-/// the CUDA backend is tested against. Weights in a directly usable dtype are used in place from
-/// the memory-mapped checkpoint.
+/// contract of core/backend.hpp with Eigen and plain loops. It is also the specification the
+/// CUDA backend is tested against. Weights in a directly usable dtype are used in place from the
+/// memory-mapped checkpoint.
+///
+/// Thread safety: what prepare/upload return is read-only and may be shared; the ops use the
+/// backend's scratch and thread pool, so one thread calls a Backend object at a time.
 #pragma once
 #include <deque>
 #include <span>
 
 #include "../../core/aligned_buffer.hpp"
+#include "../../core/backend.hpp"
+#include "../../core/kv.hpp"
 #include "../../core/math.hpp"
 #include "../../core/op_args.hpp"
 #include "../../core/tensor.hpp"
@@ -46,10 +51,53 @@ class Backend {
   /// Weights stay where they are (the mmap); the CPU computes from the stored dtype.
   WeightView<Host> upload(const WeightView<Host>& w) const { return w; }
   /// A small weight (norm, bias, sinks) decoded once to fp32 and kept by the backend.
-  const float* upload_f32(const WeightView<Host>& w) {
+  VectorView<const float, Host> upload_f32(const WeightView<Host>& w) {
+    if (w.empty()) return {};
     auto& buf = owned_.emplace_back(static_cast<std::size_t>(w.numel()));
     decode_rows(buf.data(), w, 0, w.rank == 1 ? 1 : w.shape[0]);
-    return buf.data();
+    return {buf.data(), w.numel()};
+  }
+  /// Values computed at load (deinterleaved biases) kept by the backend, as an fp32 weight.
+  WeightView<Host> own(std::span<const float> values) {
+    auto& buf = owned_.emplace_back(values.size());
+    std::copy(values.begin(), values.end(), buf.data());
+    WeightView<Host> w;
+    w.dtype = DType::f32;
+    w.rank = 1;
+    w.shape[0] = std::int64_t(values.size());
+    w.data = reinterpret_cast<const std::byte*>(buf.data());
+    return w;
+  }
+  /// The RoPE frequencies, kept by the backend for the model's lifetime.
+  RopeView<Host> prepare_rope(const RopeTable& t) {
+    auto view = own(t.inv_freq);
+    return {reinterpret_cast<const float*>(view.data), int(t.inv_freq.size()), t.attention_factor, t.layout};
+  }
+  /// One layer's routed experts, validated once at load.
+  struct Experts {
+    std::vector<ExpertWeights> list;
+  };
+  Experts prepare_experts(std::vector<ExpertWeights> experts, std::int64_t hidden, const cfg::SwiGlu& f) {
+    check(!experts.empty(), "templlm: prepare_experts: no experts");
+    for (const auto& x : experts)
+      check(x.gate.shape[0] == f.intermediate && x.gate.cols() == hidden && x.up.shape[0] == f.intermediate &&
+                x.up.cols() == hidden && x.down.shape[0] == hidden && x.down.cols() == f.intermediate,
+            "templlm: prepare_experts: expert weight shapes disagree");
+    return {std::move(experts)};
+  }
+  /// Grows buf to n elements, keeping its contents (the KV pool's storage).
+  template <class T>
+  void grow(Buffer<T>& buf, std::size_t n) const {
+    if (n <= buf.size()) return;
+    Buffer<T> bigger(n);
+    if (buf.size() > 0) std::copy_n(buf.data(), buf.size(), bigger.data());
+    buf = std::move(bigger);
+  }
+  /// dst = src, element for element (same shape).
+  template <class T>
+  void copy(MatrixView<T, Host> dst, MatrixView<const T, Host> src) const {
+    check(dst.rows == src.rows && dst.cols == src.cols, "templlm: copy: shapes disagree");
+    for (std::int64_t r = 0; r < src.rows; ++r) std::copy_n(src.row(r), src.cols, dst.row(r));
   }
   /// Host values into a backend buffer (token ids, positions).
   template <class T>
@@ -75,37 +123,44 @@ class Backend {
               const WeightView<Host>& bias = {}) {
     cpu::linear(pool_, y, x, w, bias);
   }
-  void rms_norm(MatrixView<float> y, MatrixView<const float> x, const float* w, float eps) {
-    cpu::rms_norm(y, x, w, eps);
+  /// w empty: weightless (Llama 4's L2 q/k norm).
+  void rms_norm(MatrixView<float> y, MatrixView<const float> x, VectorView<const float, Host> w, float eps) {
+    check(w.empty() || w.size == x.cols, "templlm: rms_norm: weight length disagrees");
+    cpu::rms_norm(y, x, w.data, eps);
   }
-  void rope(MatrixView<float> x, int heads, int head_dim, std::span<const int> positions,
-            const RopeTable& table) {
-    cpu::rope(x, heads, head_dim, positions, table.inv_freq, table.attention_factor, table.layout);
+  void rope(MatrixView<float> x, int heads, int head_dim, const Positions<Host>& positions,
+            const RopeView<Host>& table) {
+    cpu::rope(x, heads, head_dim, positions.host, {table.inv_freq, std::size_t(table.half)},
+              table.attention_factor, table.layout);
   }
   /// Llama 4 temperature tuning on NoPE layers: q *= log1p(floor((p + 1) / floor_scale)) * s + 1.
-  void scale_rows_by_position(MatrixView<float> x, std::span<const int> positions, float floor_scale,
+  void scale_rows_by_position(MatrixView<float> x, const Positions<Host>& positions, float floor_scale,
                               float attn_scale) {
+    check(positions.size() == x.rows, "templlm: scale_rows_by_position: shapes disagree");
     for (std::int64_t t = 0; t < x.rows; ++t) {
-      const float f = math::attention_temperature(positions[t], floor_scale, attn_scale);
+      const float f = math::attention_temperature(positions.host[t], floor_scale, attn_scale);
       for (std::int64_t c = 0; c < x.cols; ++c) x.row(t)[c] *= f;
     }
   }
+  template <KvElement T>
   void attention(MatrixView<float> out, MatrixView<const float> q, MatrixView<const float> k_new,
-                 MatrixView<const float> v_new, const KvLayerView& cache, const AttentionArgs& a) {
-    cpu::attention(pool_, out, q, k_new, v_new, cache, a);
+                 MatrixView<const float> v_new, const KvPages<T, Host>& cache, const KvBatch& batch,
+                 const AttentionArgs& a) {
+    cpu::attention(pool_, out, q, k_new, v_new, cache, batch, a);
   }
-  void kv_store(const KvLayerView& cache, MatrixView<const float> k_new,
-                MatrixView<const float> v_new, std::int64_t start) {
-    cpu::kv_store(cache, k_new, v_new, start);
+  /// Stores the step's keys and values (v_new unused when the cache has no values).
+  template <KvElement T>
+  void kv_store(const KvPages<T, Host>& cache, const KvBatch& batch, MatrixView<const float> k_new,
+                MatrixView<const float> v_new) {
+    cpu::kv_store(cache, batch, k_new, v_new);
   }
   void route_topk(MatrixView<int> ids, MatrixView<float> weights, MatrixView<const float> logits,
                   const cfg::TopK& r) {
     cpu::route_topk(ids, weights, logits, r);
   }
-  void moe_experts(MatrixView<float> out, MatrixView<const float> x, MatrixView<const int> ids,
-                   MatrixView<const float> weights, std::span<const ExpertWeights> experts,
-                   const cfg::SwiGlu& f, bool input_scale) {
-    cpu::moe_experts(pool_, out, x, ids, weights, experts, f, input_scale, moe_scratch_);
+  void moe_experts(MatrixView<float> out, MatrixView<const float> x, const Routing<Host>& routing,
+                   const Experts& experts, const cfg::SwiGlu& f, bool input_scale) {
+    cpu::moe_experts(pool_, out, x, routing.ids, routing.weights, experts.list, f, input_scale, moe_scratch_);
   }
   void gated_ffn(MatrixView<float> out, MatrixView<const float> x, const ExpertWeights& w,
                  const cfg::SwiGlu& f) {
@@ -113,20 +168,20 @@ class Backend {
   }
   // DeepSeek-V3 (kernels/cpu/mla.hpp, grouped_router.hpp).
   void rope_part(MatrixView<float> x, int heads, int head_stride, int offset,
-                 std::span<const int> positions, const RopeTable& table) {
-    cpu::rope_part(x, heads, head_stride, offset, positions, table.inv_freq, table.attention_factor,
-                   table.layout);
+                 const Positions<Host>& positions, const RopeView<Host>& table) {
+    cpu::rope_part(x, heads, head_stride, offset, positions.host, {table.inv_freq, std::size_t(table.half)},
+                   table.attention_factor, table.layout);
   }
+  template <KvElement T>
   void mla_attention(MatrixView<float> out, MatrixView<const float> q, MatrixView<const float> latent_new,
-                     const KvLayerView& cache, const WeightView<Host>& kv_b, const MlaArgs& a) {
-    cpu::mla_attention(pool_, out, q, latent_new, cache, kv_b, a);
+                     const KvPages<T, Host>& cache, const KvBatch& batch, const WeightView<Host>& kv_b,
+                     const MlaArgs& a) {
+    cpu::mla_attention(pool_, out, q, latent_new, cache, batch, kv_b, a);
   }
-  void mla_store(const KvLayerView& cache, MatrixView<const float> latent_new, std::int64_t start) {
-    cpu::mla_store(cache, latent_new, start);
-  }
+  /// bias: [E], or empty.
   void route_grouped_topk(MatrixView<int> ids, MatrixView<float> weights, MatrixView<const float> logits,
-                          const float* bias, const cfg::GroupedTopK& r) {
-    cpu::route_grouped_topk(ids, weights, logits, bias, r);
+                          VectorView<const float, Host> bias, const cfg::GroupedTopK& r) {
+    cpu::route_grouped_topk(ids, weights, logits, bias.data, r);
   }
   /// dst row r = src row s (gathering the rows that get logits).
   void copy_row(MatrixView<float> dst, std::int64_t r, MatrixView<const float> src,
@@ -147,3 +202,6 @@ class Backend {
 };
 
 }  // namespace templlm::cpu
+
+static_assert(templlm::Backend<templlm::cpu::Backend>,
+              "templlm: the CPU backend must satisfy the contract of core/backend.hpp");

@@ -15,9 +15,11 @@
 #include <cstdint>
 #include <limits>
 #include <span>
+#include <type_traits>
 #include <vector>
 
 #include "../../core/aligned_buffer.hpp"
+#include "../../core/kv.hpp"
 #include "../../core/math.hpp"
 #include "../../core/mla_args.hpp"
 #include "../../core/op_args.hpp"
@@ -56,17 +58,19 @@ inline void rope_part(MatrixView<float> x, int heads, int head_stride, int offse
   }
 }
 
-/// out [T, heads * v] from q [T, heads * (nope + rope)] (rope part already rotated), the chunk's
-/// latents [T, rank + rope] (normalised latent, roped k_pe) and the cache's earlier positions.
-inline void mla_attention(ThreadPool& pool, MatrixView<float> out, MatrixView<const float> q,
-                          MatrixView<const float> latent_new, const KvLayerView& cache,
-                          const WeightView<Host>& kv_b, const MlaArgs& a) {
-  const std::int64_t n = q.rows, width = a.rank + a.rope, qk = a.nope + a.rope, hv = a.nope + a.v;
-  check(q.cols == a.heads * qk && out.cols == std::int64_t(a.heads) * a.v && out.rows == n &&
-            latent_new.rows == n && latent_new.cols == width && cache.k_width == width &&
-            kv_b.shape[0] == a.heads * hv && kv_b.cols() == a.rank,
+/// out [T, heads * v] from q [T, heads * (nope + rope)] (rope part already rotated), the step's
+/// latents [T, rank + rope] (normalised latent, roped k_pe) and each chunk's cached positions.
+/// One call for the whole batch; single-token chunks use the absorbed form when a.absorb_decode.
+template <KvElement T>
+void mla_attention(ThreadPool& pool, MatrixView<float> out, MatrixView<const float> q,
+                   MatrixView<const float> latent_new, const KvPages<T, Host>& cache,
+                   const KvBatch& batch, const WeightView<Host>& kv_b, const MlaArgs& a) {
+  const std::int64_t width = a.rank + a.rope, qk = a.nope + a.rope, hv = a.nope + a.v;
+  check(q.cols == a.heads * qk && out.cols == std::int64_t(a.heads) * a.v && out.rows == q.rows &&
+            latent_new.rows == q.rows && latent_new.cols == width && cache.k_width == width &&
+            batch.rows == q.rows && kv_b.shape[0] == a.heads * hv && kv_b.cols() == a.rank,
         "templlm: mla_attention: shapes disagree");
-  // Dequantised kv_b [heads * (nope + v), rank], decoded per call (one layer at a time).
+  // Dequantised kv_b [heads * (nope + v), rank], decoded once per call (one layer at a time).
   thread_local AlignedBuffer<float> w;
   w.resize(static_cast<std::size_t>(a.heads * hv * a.rank));
   float* wdst = w.data();  // the calling thread's buffer: workers must not name `w` themselves
@@ -74,96 +78,103 @@ inline void mla_attention(ThreadPool& pool, MatrixView<float> out, MatrixView<co
     decode_rows(wdst + b * a.rank, kv_b, b, e - b);
   });
   const float* wd = wdst;
-  auto latent = [&](std::int64_t j) {
-    return j >= a.start ? latent_new.row(j - a.start) : cache.k + cache.slot(j) * cache.k_width;
-  };
-  const std::int64_t positions = a.start + n;
-  // Expanded form: k_nope and v of every visible position, per head (HF: Linear(c; kv_b_proj)).
-  thread_local AlignedBuffer<float> kv;
-  if (!a.absorbed) {
-    kv.resize(static_cast<std::size_t>(positions * a.heads * hv));
-    float* kvd = kv.data();
-    pool.parallel_for(positions, 1, [&](std::int64_t b, std::int64_t e) {
-      for (std::int64_t j = b; j < e; ++j) {
-        const float* c = latent(j);
-        for (std::int64_t r = 0; r < a.heads * hv; ++r) {
-          const float* wr = wd + r * a.rank;
+  thread_local AlignedBuffer<float> kv, cached;
+  for (std::size_t chunk = 0; chunk < batch.chunks.size(); ++chunk) {
+    const StepChunk& ch = batch.chunks[chunk];
+    const std::int64_t n = ch.tokens, start = ch.start, positions = start + n;
+    const bool absorbed = a.absorb_decode && n == 1;
+    // A bf16 cache's latents are decoded to fp32 rows once per call; fp32 is read in place.
+    if constexpr (!std::is_same_v<T, float>) {
+      cached.resize(static_cast<std::size_t>(start * width));
+      for (std::int64_t j = 0; j < start; ++j) {
+        const T* c = cache.k + batch.tables.slot(int(chunk), j) * cache.k_width;
+        for (std::int64_t i = 0; i < width; ++i) cached.data()[j * width + i] = kv_load(c[i]);
+      }
+    }
+    const float* cd = cached.data();
+    auto latent = [&](std::int64_t j) -> const float* {
+      if (j >= start) return latent_new.row(ch.first_row + j - start);
+      if constexpr (std::is_same_v<T, float>) return cache.k + batch.tables.slot(int(chunk), j) * cache.k_width;
+      else return cd + j * width;
+    };
+    // Expanded form: k_nope and v of every visible position, per head (HF: Linear(c; kv_b_proj)).
+    if (!absorbed) {
+      kv.resize(static_cast<std::size_t>(positions * a.heads * hv));
+      float* kvd = kv.data();
+      pool.parallel_for(positions, 1, [&](std::int64_t b, std::int64_t e) {
+        for (std::int64_t j = b; j < e; ++j) {
+          const float* c = latent(j);
+          for (std::int64_t r = 0; r < a.heads * hv; ++r) {
+            const float* wr = wd + r * a.rank;
+            float dot = 0.0f;
+            for (int i = 0; i < a.rank; ++i) dot += c[i] * wr[i];
+            kvd[j * a.heads * hv + r] = dot;
+          }
+        }
+      });
+    }
+    const float* kvd = kv.data();
+    pool.parallel_for(n * a.heads, grain_for_work(positions * (absorbed ? width : qk + a.v)),
+                      [&](std::int64_t begin, std::int64_t end) {
+      thread_local AlignedBuffer<float> scores, qt, ot;
+      for (std::int64_t job = begin; job < end; ++job) {
+        const std::int64_t t = ch.first_row + job / a.heads;
+        const int h = static_cast<int>(job % a.heads);
+        const std::int64_t p = start + job / a.heads;
+        const float* qn = q.row(t) + std::int64_t(h) * qk;
+        const float* qp = qn + a.nope;
+        const float* wk = wd + std::int64_t(h) * hv * a.rank;  // W_UK,h [nope, rank]
+        const float* wv = wk + std::int64_t(a.nope) * a.rank;  // W_UV,h [v, rank]
+        if (absorbed) {
+          qt.resize(static_cast<std::size_t>(a.rank));
+          std::fill(qt.data(), qt.data() + a.rank, 0.0f);
+          for (int d = 0; d < a.nope; ++d)
+            for (int i = 0; i < a.rank; ++i) qt.data()[i] += qn[d] * wk[std::int64_t(d) * a.rank + i];
+        }
+        scores.resize(static_cast<std::size_t>(p + 1));
+        float* s = scores.data();
+        float max = -std::numeric_limits<float>::infinity();
+        for (std::int64_t j = 0; j <= p; ++j) {
+          const float* c = latent(j);
           float dot = 0.0f;
-          for (int i = 0; i < a.rank; ++i) dot += c[i] * wr[i];
-          kvd[j * a.heads * hv + r] = dot;
+          if (absorbed) {
+            for (int i = 0; i < a.rank; ++i) dot += qt.data()[i] * c[i];
+          } else {
+            const float* kn = kvd + (j * a.heads + h) * hv;
+            for (int d = 0; d < a.nope; ++d) dot += qn[d] * kn[d];
+          }
+          for (int d = 0; d < a.rope; ++d) dot += qp[d] * c[a.rank + d];
+          s[j] = dot * a.scale;
+          max = std::max(max, s[j]);
+        }
+        float denom = 0.0f;
+        for (std::int64_t j = 0; j <= p; ++j) denom += (s[j] = std::exp(s[j] - max));
+        float* o = out.row(t) + std::int64_t(h) * a.v;
+        std::fill(o, o + a.v, 0.0f);
+        if (absorbed) {
+          ot.resize(static_cast<std::size_t>(a.rank));
+          std::fill(ot.data(), ot.data() + a.rank, 0.0f);
+          for (std::int64_t j = 0; j <= p; ++j) {
+            const float pj = s[j] / denom;
+            const float* c = latent(j);
+            for (int i = 0; i < a.rank; ++i) ot.data()[i] += pj * c[i];
+          }
+          for (int d = 0; d < a.v; ++d) {
+            const float* wr = wv + std::int64_t(d) * a.rank;
+            float dot = 0.0f;
+            for (int i = 0; i < a.rank; ++i) dot += wr[i] * ot.data()[i];
+            o[d] = dot;
+          }
+        } else {
+          for (std::int64_t j = 0; j <= p; ++j) {
+            const float pj = s[j] / denom;
+            const float* vj = kvd + (j * a.heads + h) * hv + a.nope;
+            for (int d = 0; d < a.v; ++d) o[d] += pj * vj[d];
+          }
         }
       }
     });
   }
-  const float* kvd = kv.data();
-  pool.parallel_for(n * a.heads, grain_for_work(positions * (a.absorbed ? width : qk + a.v)),
-                    [&](std::int64_t begin, std::int64_t end) {
-    thread_local AlignedBuffer<float> scores, qt, ot;
-    for (std::int64_t job = begin; job < end; ++job) {
-      const std::int64_t t = job / a.heads;
-      const int h = static_cast<int>(job % a.heads);
-      const std::int64_t p = a.start + t;
-      const float* qn = q.row(t) + std::int64_t(h) * qk;
-      const float* qp = qn + a.nope;
-      const float* wk = wd + std::int64_t(h) * hv * a.rank;  // W_UK,h [nope, rank]
-      const float* wv = wk + std::int64_t(a.nope) * a.rank;  // W_UV,h [v, rank]
-      if (a.absorbed) {
-        qt.resize(static_cast<std::size_t>(a.rank));
-        std::fill(qt.data(), qt.data() + a.rank, 0.0f);
-        for (int d = 0; d < a.nope; ++d)
-          for (int i = 0; i < a.rank; ++i) qt.data()[i] += qn[d] * wk[std::int64_t(d) * a.rank + i];
-      }
-      scores.resize(static_cast<std::size_t>(p + 1));
-      float* s = scores.data();
-      float max = -std::numeric_limits<float>::infinity();
-      for (std::int64_t j = 0; j <= p; ++j) {
-        const float* c = latent(j);
-        float dot = 0.0f;
-        if (a.absorbed) {
-          for (int i = 0; i < a.rank; ++i) dot += qt.data()[i] * c[i];
-        } else {
-          const float* kn = kvd + (j * a.heads + h) * hv;
-          for (int d = 0; d < a.nope; ++d) dot += qn[d] * kn[d];
-        }
-        for (int d = 0; d < a.rope; ++d) dot += qp[d] * c[a.rank + d];
-        s[j] = dot * a.scale;
-        max = std::max(max, s[j]);
-      }
-      float denom = 0.0f;
-      for (std::int64_t j = 0; j <= p; ++j) denom += (s[j] = std::exp(s[j] - max));
-      float* o = out.row(t) + std::int64_t(h) * a.v;
-      std::fill(o, o + a.v, 0.0f);
-      if (a.absorbed) {
-        ot.resize(static_cast<std::size_t>(a.rank));
-        std::fill(ot.data(), ot.data() + a.rank, 0.0f);
-        for (std::int64_t j = 0; j <= p; ++j) {
-          const float pj = s[j] / denom;
-          const float* c = latent(j);
-          for (int i = 0; i < a.rank; ++i) ot.data()[i] += pj * c[i];
-        }
-        for (int d = 0; d < a.v; ++d) {
-          const float* wr = wv + std::int64_t(d) * a.rank;
-          float dot = 0.0f;
-          for (int i = 0; i < a.rank; ++i) dot += wr[i] * ot.data()[i];
-          o[d] = dot;
-        }
-      } else {
-        for (std::int64_t j = 0; j <= p; ++j) {
-          const float pj = s[j] / denom;
-          const float* vj = kvd + (j * a.heads + h) * hv + a.nope;
-          for (int d = 0; d < a.v; ++d) o[d] += pj * vj[d];
-        }
-      }
-    }
-  });
-}
-
-/// Stores the chunk's latents (positions start .. start + n - 1) in the cache's k buffer.
-inline void mla_store(const KvLayerView& cache, MatrixView<const float> latent_new, std::int64_t start) {
-  check(!cache.ring && start + latent_new.rows <= cache.capacity && latent_new.cols == cache.k_width,
-        "templlm: mla cache overflow or shape mismatch");
-  for (std::int64_t t = 0; t < latent_new.rows; ++t)
-    std::copy_n(latent_new.row(t), cache.k_width, cache.k + (start + t) * cache.k_width);
 }
 
 }  // namespace templlm::cpu

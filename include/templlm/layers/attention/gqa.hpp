@@ -30,7 +30,7 @@ class Attention<M, B, cfg::Gqa> {
   static constexpr std::int64_t q_width = std::int64_t(c.heads) * c.head_dim;
   static constexpr std::int64_t kv_width = std::int64_t(c.kv_heads) * c.head_dim;
 
-  /// Floats per position this layer's cache holds for keys and for values.
+  /// Elements per position this layer's cache holds for keys and for values.
   static constexpr std::int64_t cache_k_width = kv_width, cache_v_width = kv_width;
 
   /// prefix: "model.layers.N.self_attn."
@@ -54,10 +54,12 @@ class Attention<M, B, cfg::Gqa> {
     if constexpr (c.sinks) sinks_ = be.upload_f32(src.get(prefix + "sinks", {std::int64_t{c.heads}}));
   }
 
-  /// out [T, H] = attention over x [T, H] (already normed); stores this chunk's k/v in the caches.
-  void forward(B& be, Workspace<B>& ws, MatrixView<float, Space> out,
-               MatrixView<const float, Space> x, const std::vector<Chunk<B>>& chunks,
-               std::size_t layer_index, const RopeTable& rope) const {
+  /// out [T, H] = attention over x [T, H] (already normed) for the whole step; stores the step's
+  /// keys and values in the layer's pages.
+  template <class T>
+  void forward(B& be, Workspace<B>& ws, MatrixView<float, Space> out, MatrixView<const float, Space> x,
+               const StepPlan<Space>& step, const LayerCache<T, Space>& cache,
+               const RopeView<Space>& rope) const {
     const std::int64_t t = x.rows;
     auto q = be.matrix(ws.q, t, q_width);                                   // (T, nh*D)
     auto k = be.matrix(ws.k, t, kv_width);                                  // (T, nkv*D)
@@ -71,33 +73,27 @@ class Attention<M, B, cfg::Gqa> {
       be.rms_norm(k.split_rows(c.head_dim), k.split_rows(c.head_dim), k_norm_, M::norm.eps);
     }
     if (plan_.mixer != cfg::Mixer::no_rope) {
-      be.rope(q, c.heads, c.head_dim, ws.positions, rope);
-      be.rope(k, c.kv_heads, c.head_dim, ws.positions, rope);
+      be.rope(q, c.heads, c.head_dim, step.positions, rope);
+      be.rope(k, c.kv_heads, c.head_dim, step.positions, rope);
       if constexpr (c.qk_norm == cfg::QkNorm::l2) {  // Llama 4: weightless, after RoPE
-        be.rms_norm(q.split_rows(c.head_dim), q.split_rows(c.head_dim), nullptr, M::norm.eps);
-        be.rms_norm(k.split_rows(c.head_dim), k.split_rows(c.head_dim), nullptr, M::norm.eps);
+        be.rms_norm(q.split_rows(c.head_dim), q.split_rows(c.head_dim), {}, M::norm.eps);
+        be.rms_norm(k.split_rows(c.head_dim), k.split_rows(c.head_dim), {}, M::norm.eps);
       }
     } else if constexpr (c.temperature.floor_scale > 0.0f) {  // Llama 4: NoPE layers only
-      be.scale_rows_by_position(q, ws.positions, c.temperature.floor_scale, c.temperature.attn_scale);
+      be.scale_rows_by_position(q, step.positions, c.temperature.floor_scale, c.temperature.attn_scale);
     }
-    for (const auto& ch : chunks) {
-      const KvLayerView& cache = ch.cache->layer(layer_index);
-      AttentionArgs args{c.heads, c.kv_heads, c.head_dim, c.head_dim,
-                         float(1.0 / std::sqrt(double(c.head_dim))), plan_.mixer, plan_.window,
-                         sinks_, ch.start()};
-      auto rows = [&](auto m) { return m.row_range(ch.first_row, ch.tokens); };
-      be.attention(rows(o), rows(q), rows(k), rows(v), cache, args);
-      be.kv_store(cache, rows(k), rows(v), ch.start());
-    }
+    const AttentionArgs args{c.heads, c.kv_heads, c.head_dim, c.head_dim,
+                             float(1.0 / std::sqrt(double(c.head_dim))), plan_.mixer, plan_.window,
+                             sinks_.data};
+    be.attention(o, q, k, v, cache.pages, cache.batch, args);
+    be.kv_store(cache.pages, cache.batch, k, v);
     be.linear(out, o, o_proj_, o_bias_);
   }
 
  private:
   cfg::LayerPlan plan_;
   WeightView<Space> q_proj_, k_proj_, v_proj_, o_proj_, q_bias_, k_bias_, v_bias_, o_bias_;
-  const float* q_norm_ = nullptr;
-  const float* k_norm_ = nullptr;
-  const float* sinks_ = nullptr;
+  VectorView<const float, Space> q_norm_, k_norm_, sinks_;
 };
 
 }  // namespace templlm::layers

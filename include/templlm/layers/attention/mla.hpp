@@ -59,7 +59,7 @@ class Attention<M, B, cfg::Mla> {
   static constexpr std::int64_t latent_width = c.kv_lora_rank + c.qk_rope_dim;
   static constexpr std::int64_t o_width = std::int64_t(c.heads) * c.v_head_dim;
 
-  /// Floats per position this layer's cache holds: the latent and the roped key, no values.
+  /// Elements per position this layer's cache holds: the latent and the roped key, no values.
   static constexpr std::int64_t cache_k_width = latent_width, cache_v_width = 0;
 
   /// prefix: "model.layers.N.self_attn."
@@ -78,14 +78,16 @@ class Attention<M, B, cfg::Mla> {
     kv_a_norm_ = be.upload_f32(src.get(prefix + "kv_a_layernorm.weight", {std::int64_t{c.kv_lora_rank}}));
   }
 
-  /// out [T, H] = attention over x [T, H] (already normed); stores this chunk's latents.
-  void forward(B& be, Workspace<B>& ws, MatrixView<float, Space> out,
-               MatrixView<const float, Space> x, const std::vector<Chunk<B>>& chunks,
-               std::size_t layer_index, const RopeTable& rope) const {
+  /// out [T, H] = attention over x [T, H] (already normed) for the whole step; stores the
+  /// step's latents in the layer's pages.
+  template <class T>
+  void forward(B& be, Workspace<B>& ws, MatrixView<float, Space> out, MatrixView<const float, Space> x,
+               const StepPlan<Space>& step, const LayerCache<T, Space>& cache,
+               const RopeView<Space>& rope) const {
     const std::int64_t t = x.rows;
-    auto cq = be.matrix(cq_, t, c.q_lora_rank);                             // (T,q_lora)
+    auto cq = be.matrix(ws.cq, t, c.q_lora_rank);                           // (T,q_lora)
     auto q = be.matrix(ws.q, t, q_width);                                   // (T,nh*qk)
-    auto latent = be.matrix(latent_, t, latent_width);                      // (T,rank+rope)
+    auto latent = be.matrix(ws.latent, t, latent_width);                    // (T,rank+rope)
     auto o = be.matrix(ws.attn, t, o_width);                                // (T,nh*v)
     be.linear(cq, x, q_a_);
     be.rms_norm(cq, cq, q_a_norm_, M::norm.eps);
@@ -93,16 +95,12 @@ class Attention<M, B, cfg::Mla> {
     be.linear(latent, x, kv_a_);
     auto c_part = latent.col_range(0, c.kv_lora_rank);                     // k_pe is not normed
     be.rms_norm(c_part, c_part, kv_a_norm_, M::norm.eps);
-    be.rope_part(q, c.heads, int(qk), c.qk_nope_dim, ws.positions, rope);
-    be.rope_part(latent, 1, int(latent_width), c.kv_lora_rank, ws.positions, rope);
-    for (const auto& ch : chunks) {
-      const KvLayerView& cache = ch.cache->layer(layer_index);
-      auto rows = [&](auto m) { return m.row_range(ch.first_row, ch.tokens); };
-      const MlaArgs args{c.heads, c.qk_nope_dim, c.qk_rope_dim, c.v_head_dim, c.kv_lora_rank,
-                          scale_, ch.start(), ch.tokens == 1 && absorb_decode};
-      be.mla_attention(rows(o), rows(q), rows(latent), cache, kv_b_, args);
-      be.mla_store(cache, rows(latent), ch.start());
-    }
+    be.rope_part(q, c.heads, int(qk), c.qk_nope_dim, step.positions, rope);
+    be.rope_part(latent, 1, int(latent_width), c.kv_lora_rank, step.positions, rope);
+    const MlaArgs args{c.heads, c.qk_nope_dim, c.qk_rope_dim, c.v_head_dim, c.kv_lora_rank, scale_,
+                       absorb_decode};
+    be.mla_attention(o, q, latent, cache.pages, cache.batch, kv_b_, args);
+    be.kv_store(cache.pages, cache.batch, latent, latent);  // no values: only the latent is kept
     be.linear(out, o, o_);
   }
 
@@ -114,9 +112,7 @@ class Attention<M, B, cfg::Mla> {
   cfg::LayerPlan plan_;
   float scale_;
   WeightView<Space> q_a_, q_b_, kv_a_, kv_b_, o_;
-  const float* q_a_norm_ = nullptr;
-  const float* kv_a_norm_ = nullptr;
-  mutable typename B::template Buffer<float> cq_, latent_;
+  VectorView<const float, Space> q_a_norm_, kv_a_norm_;
 };
 
 }  // namespace templlm::layers

@@ -37,24 +37,6 @@ ExpertWeights<typename B::space> load_gated_ffn(B& be, const TensorSource& src,
   return w;
 }
 
-namespace detail {
-/// A small fp32 vector in backend memory, as a weight view (deinterleaved biases).
-template <class B>
-WeightView<typename B::space> f32_vector(B& be, const std::vector<float>& values) {
-  WeightView<Host> host;
-  host.dtype = DType::f32;
-  host.rank = 1;
-  host.shape[0] = static_cast<std::int64_t>(values.size());
-  host.data = reinterpret_cast<const std::byte*>(values.data());
-  // The same fields, naming backend memory (views of different spaces do not convert).
-  WeightView<typename B::space> w;
-  w.dtype = host.dtype;
-  w.rank = host.rank;
-  w.shape = host.shape;
-  w.data = reinterpret_cast<const std::byte*>(be.upload_f32(host));
-  return w;
-}
-}  // namespace detail
 
 /// The experts of one layer; `block` is "model.layers.N.<moe block>.".
 template <class M, class B>
@@ -109,9 +91,9 @@ std::vector<ExpertWeights<typename B::space>> load_routed_experts(B& be, const T
         up_b[j] = row[2 * j + 1];
       }
       const std::vector<float> down_b = decode_host_row(down_bias, e);
-      w.gate_bias = detail::f32_vector(be, gate_b);
-      w.up_bias = detail::f32_vector(be, up_b);
-      w.down_bias = detail::f32_vector(be, down_b);
+      w.gate_bias = be.own(gate_b);
+      w.up_bias = be.own(up_b);
+      w.down_bias = be.own(down_b);
       out.push_back(w);
     }
   } else if constexpr (names.layout == cfg::ExpertLayout::fused_in_out_halves) {

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "../../core/concepts.hpp"
+#include "../../core/op_args.hpp"
 #include "../../core/tensor_source.hpp"
 #include "../workspace.hpp"
 #include "router.hpp"
@@ -35,20 +36,22 @@ class Router<M, B, cfg::GroupedTopK> {
       bias_ = be.upload_f32(src.get(name + ".e_score_correction_bias", {std::int64_t{c.experts}}));
   }
 
-  /// x [T, H] -> ids [T, K], weights [T, K] in the workspace.
-  void forward(B& be, Workspace<B>& ws, MatrixView<const float, Space> x) const {
+  /// x [T, H] -> each row's experts and weights [T, K] (in the workspace's buffers).
+  Routing<Space> forward(B& be, Workspace<B>& ws, MatrixView<const float, Space> x) const {
     const std::int64_t t = x.rows;
     auto logits = be.matrix(ws.router_logits, t, c.experts);                 // (T,E)
     be.linear(logits, x, weight_);
-    be.route_grouped_topk(be.matrix(ws.route_ids, t, c.active),
-                          be.matrix(ws.route_weights, t, c.active), logits, bias_, c);
+    auto ids = be.matrix(ws.route_ids, t, c.active);
+    auto weights = be.matrix(ws.route_weights, t, c.active);
+    be.route_grouped_topk(ids, weights, logits, bias_, c);
+    return {ids, weights};
   }
 
   static constexpr bool scales_input = false;
 
  private:
   WeightView<Space> weight_;
-  const float* bias_ = nullptr;
+  VectorView<const float, Space> bias_;
 };
 
 }  // namespace templlm::layers

@@ -33,7 +33,7 @@ class MoeBlock {
   MoeBlock(B& be, const TensorSource& src, const std::string& prefix)
       : router_(be, src, prefix + std::string(names.block) + "." + std::string(names.router)) {
     const std::string block = prefix + std::string(names.block) + ".";
-    experts_ = load_routed_experts<M, B>(be, src, block);
+    experts_ = be.prepare_experts(load_routed_experts<M, B>(be, src, block), M::dims.hidden, M::expert);
     if constexpr (has_shared)
       shared_ = load_gated_ffn(be, src, block + std::string(names.shared) + ".", M::dims.hidden,
                                shared_ffn, "gate_proj", "up_proj", "down_proj");
@@ -42,10 +42,8 @@ class MoeBlock {
   void forward(B& be, Workspace<B>& ws, MatrixView<float, Space> out,
                MatrixView<const float, Space> x, std::vector<int>* trace) const {
     const std::int64_t t = x.rows, k = M::router.active;
-    router_.forward(be, ws, x);
-    auto ids = be.matrix(ws.route_ids, t, k);
-    be.moe_experts(out, x, ids, be.matrix(ws.route_weights, t, k), experts_, M::expert,
-                   Router<M, B>::scales_input);
+    const Routing<Space> routing = router_.forward(be, ws, x);
+    be.moe_experts(out, x, routing, experts_, M::expert, Router<M, B>::scales_input);
     if constexpr (has_shared) {  // on the same (unscaled) normed input, added to the routed sum
       auto shared = be.matrix(ws.shared, t, M::dims.hidden);                 // (T,H)
       be.gated_ffn(shared, x, shared_, shared_ffn);
@@ -53,7 +51,7 @@ class MoeBlock {
     }
     if (trace) {
       trace->resize(static_cast<std::size_t>(t * k));
-      be.copy_to_host(std::span<int>(*trace), MatrixView<const int, Space>(ids));
+      be.copy_to_host(std::span<int>(*trace), routing.ids);
     }
   }
 
@@ -66,7 +64,7 @@ class MoeBlock {
   }();
 
   Router<M, B> router_;
-  std::vector<ExpertWeights<Space>> experts_;
+  typename B::Experts experts_;
   ExpertWeights<Space> shared_;
 };
 

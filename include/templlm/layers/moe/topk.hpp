@@ -6,6 +6,7 @@
 #include <string>
 
 #include "../../core/concepts.hpp"
+#include "../../core/op_args.hpp"
 #include "../../core/tensor_source.hpp"
 #include "../workspace.hpp"
 #include "router.hpp"
@@ -29,13 +30,15 @@ class Router<M, B, cfg::TopK> {
     if constexpr (c.bias) bias_ = be.upload(src.get(name + ".bias", {std::int64_t{c.experts}}));
   }
 
-  /// x [T, H] -> ids [T, K], weights [T, K] in the workspace.
-  void forward(B& be, Workspace<B>& ws, MatrixView<const float, Space> x) const {
+  /// x [T, H] -> each row's experts and weights [T, K] (in the workspace's buffers).
+  Routing<Space> forward(B& be, Workspace<B>& ws, MatrixView<const float, Space> x) const {
     const std::int64_t t = x.rows;
     auto logits = be.matrix(ws.router_logits, t, c.experts);                 // (T,E)
     be.linear(logits, x, weight_, bias_);
-    be.route_topk(be.matrix(ws.route_ids, t, c.active), be.matrix(ws.route_weights, t, c.active),
-                  logits, c);
+    auto ids = be.matrix(ws.route_ids, t, c.active);
+    auto weights = be.matrix(ws.route_weights, t, c.active);
+    be.route_topk(ids, weights, logits, c);
+    return {ids, weights};
   }
 
   /// The expert input is scaled by the routing weight instead of the output (Llama 4).
