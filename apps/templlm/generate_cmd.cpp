@@ -43,7 +43,8 @@ Continues a prompt and streams the text to stdout; a one-line summary goes to st
   --repetition-penalty R, --presence-penalty P, --frequency-penalty F
   --seed S           sampling seed (default 0): same seed, same output
   --stop STR         stop before this text (may be given once; not printed)
-  --context N        KV-cache size in tokens (default prompt + max tokens)
+  --max-context N    tokens the sequence may hold (default prompt + max tokens); cache pages are
+                     allocated only as tokens arrive (--context N: the same)
   --backend B        cpu (default) or cuda (builds with CUDA, on a machine with a GPU)
   --threads N        CPU threads (default: all cores; --backend cpu)
   --precision P      fp32 (default: exact) or bf16 (tensor-core projections above 8 rows,
@@ -121,7 +122,7 @@ int generate_main(int argc, char** argv) {
   Args args(argc, argv, {"help", "quiet"},
             {"model", "prompt", "prompt-file", "ids", "max-tokens", "temperature", "top-p", "top-k",
              "min-p", "repetition-penalty", "presence-penalty", "frequency-penalty", "seed", "stop",
-             "context", "backend", "threads", "precision"});
+             "context", "max-context", "backend", "threads", "precision"});
   if (args.has("help")) {
     std::cout << generate_help;
     return 0;
@@ -149,7 +150,8 @@ int generate_main(int argc, char** argv) {
   o.sampling.presence_penalty = number<float>(args, "presence-penalty", 0.0f);
   o.sampling.frequency_penalty = number<float>(args, "frequency-penalty", 0.0f);
   o.sampling.seed = number<std::uint64_t>(args, "seed", 0);
-  o.max_context = number<std::int64_t>(args, "context", 0);
+  if (args.has("context") && args.has("max-context")) throw UsageError("give one of --context, --max-context");
+  o.max_context = number<std::int64_t>(args, args.has("max-context") ? "max-context" : "context", 0);
   if (o.max_tokens < 0) throw UsageError("--max-tokens must be >= 0");
   try {
     o.sampling.validate();
@@ -227,6 +229,11 @@ int generate_main(int argc, char** argv) {
                  static_cast<long long>(gen),
                  r.decode_seconds > 0 ? double(std::max<std::int64_t>(gen - 1, 0)) / r.decode_seconds : 0.0,
                  std::string(runtime::stop_reason_name(r.stop)).c_str());
+    // Pages are allocated as the sequence grows, whatever --max-context says.
+    const runtime::KvUsage kv = model->kv_usage();
+    std::fprintf(stderr, "templlm: kv cache: %lld pages of %lld positions in use, %.1f KiB allocated\n",
+                 static_cast<long long>(kv.pages_in_use), static_cast<long long>(kv.page_size),
+                 double(kv.bytes_allocated) / 1024.0);
   }
   return 0;
 }

@@ -12,6 +12,7 @@
 #include <templlm/io/hf_config.hpp>
 #include <templlm/kernels/cpu/backend.hpp>
 #include <templlm/runtime/model.hpp>
+#include <span>
 
 #pragma once
 #include "support/fixture.hpp"
@@ -155,6 +156,87 @@ TYPED_TEST_P(FixtureTest, BatchOfTwoSequencesEqualsEachAlone) {
             SuiteBackend<typename TestFixture::B>::batch_bound);
 }
 
+/// Logits rows [from, ids.size()) of `net` after feeding `ids` to `seq` from its current length.
+template <class Net, class Seq, class Copy>
+std::vector<float> feed(Net& net, Seq& seq, std::span<const int> ids, Copy&& copy_to_host) {
+  auto logits = net.forward(ids, {{&seq, 0, std::int64_t(ids.size())}}, layers::LogitRows::all);
+  std::vector<float> out(std::size_t(logits.rows * logits.cols));
+  copy_to_host(out, logits);
+  return out;
+}
+inline std::vector<float> rows_of(const std::vector<float>& all, std::int64_t vocab, std::int64_t from,
+                                  std::int64_t count) {
+  return {all.begin() + from * vocab, all.begin() + (from + count) * vocab};
+}
+
+TYPED_TEST_P(FixtureTest, PagesOfTwoPositionsInPrefillAndDecodeMatchTransformers) {
+  // Every page boundary falls inside the prompt and inside decode; sliding and chunked layers
+  // free their pages as soon as they leave the window (no rollback slack).
+  using M = typename TestFixture::M;
+  using B = typename TestFixture::B;
+  runtime::Model<M, B> paged(*this->be_, io::WeightStore::open(test::model_dir(this->dir_name())),
+                             {.page_size = 2, .max_pages = 0, .rollback = 0});
+  this->expect_close(paged.score(this->ref_.ids, false), "prefill, pages of 2");
+  this->expect_close(paged.score(this->ref_.ids, true), "decode, pages of 2");
+  EXPECT_EQ(paged.kv_usage().page_size, 2);
+  EXPECT_EQ(paged.kv_usage().pages_in_use, 0);  // the scoring sequences gave their pages back
+}
+
+TYPED_TEST_P(FixtureTest, TruncateThenContinueEqualsNeverHavingGeneratedTheRolledBackTokens) {
+  using M = typename TestFixture::M;
+  auto& net = this->model_->net();
+  const std::vector<int>& ids = this->ref_.ids;
+  const std::int64_t split = 13, v = M::dims.vocab, t = std::int64_t(ids.size());
+  auto seq = net.new_sequence(64);
+  auto copy = [&](std::vector<float>& d, const auto& l) { this->copy_to_host(d, l); };
+  feed(net, *seq, std::span<const int>(ids).first(split), copy);
+  const std::vector<int> rolled_back = {ids[2], ids[7], ids[1], ids[5]};  // crosses a page of 16
+  feed(net, *seq, rolled_back, copy);
+  net.kv_pool().truncate(*seq, split);
+  EXPECT_EQ(seq->length(), split);
+  const auto rest = feed(net, *seq, std::span<const int>(ids).subspan(std::size_t(split)), copy);
+  const auto want = rows_of(this->ref_.logits.data, v, split, t - split);
+  EXPECT_LE(test::relative_error(rest, want, v), tolerance);
+  for (std::int64_t r = 0; r < t - split; ++r) EXPECT_LE(test::relative_error(rest, want, v, r), tolerance) << r;
+  // Truncating past the end, or to a negative length, is refused.
+  EXPECT_THROW(net.kv_pool().truncate(*seq, t + 1), InvalidInput);
+  EXPECT_THROW(net.kv_pool().truncate(*seq, -1), InvalidInput);
+}
+
+TYPED_TEST_P(FixtureTest, TwoSequencesSharingAPrefixsPagesDivergeAndEachEqualsItselfAlone) {
+  using M = typename TestFixture::M;
+  auto& net = this->model_->net();
+  auto& pool = net.kv_pool();
+  const std::vector<int>& ids = this->ref_.ids;
+  const std::int64_t prefix = 10, v = M::dims.vocab, t = std::int64_t(ids.size());  // 10: mid-page
+  auto copy = [&](std::vector<float>& d, const auto& l) { this->copy_to_host(d, l); };
+  auto a = net.new_sequence(64);
+  feed(net, *a, std::span<const int>(ids).first(prefix), copy);
+  const std::int64_t before = pool.pages_in_use();
+  auto b = pool.fork(*a);
+  EXPECT_EQ(pool.pages_in_use(), before);  // shared, not copied
+  EXPECT_EQ(b->length(), prefix);
+  // a continues with the reference prompt, b with other tokens, in one batched forward.
+  const std::vector<int> other = {ids[3], ids[1], ids[4], ids[1], ids[5]};
+  std::vector<int> packed(ids.begin() + prefix, ids.end());
+  const std::int64_t ta = t - prefix, tb = std::int64_t(other.size());
+  packed.insert(packed.end(), other.begin(), other.end());
+  auto logits = net.forward(packed, {{a.get(), 0, ta}, {b.get(), ta, tb}}, layers::LogitRows::all);
+  std::vector<float> got(std::size_t((ta + tb) * v));
+  this->copy_to_host(got, logits);
+  EXPECT_GT(pool.pages_in_use(), before);  // the first divergent page was copied
+  const auto got_a = rows_of(got, v, 0, ta), got_b = rows_of(got, v, ta, tb);
+  EXPECT_LE(test::relative_error(got_a, rows_of(this->ref_.logits.data, v, prefix, ta), v), tolerance);
+  std::vector<int> b_alone(ids.begin(), ids.begin() + prefix);
+  b_alone.insert(b_alone.end(), other.begin(), other.end());
+  const auto want_b = rows_of(this->model_->score(b_alone, false), v, prefix, tb);
+  EXPECT_LE(test::relative_error(got_b, want_b, v), SuiteBackend<typename TestFixture::B>::batch_bound);
+  // The parent's cache was not touched by the child's writes: a again equals the reference.
+  net.kv_pool().truncate(*a, prefix);
+  const auto again = feed(net, *a, std::span<const int>(ids).subspan(std::size_t(prefix)), copy);
+  EXPECT_LE(test::relative_error(again, rows_of(this->ref_.logits.data, v, prefix, ta), v), tolerance);
+}
+
 TYPED_TEST_P(FixtureTest, TokenIdOutsideTheVocabularyIsRejected) {
   const std::vector<int> bad = {1, TestFixture::M::dims.vocab, 2};
   EXPECT_THROW(this->model_->score(bad, false), InvalidInput);
@@ -166,6 +248,9 @@ REGISTER_TYPED_TEST_SUITE_P(FixtureTest, PrefillMatchesTransformers,
                             DecodeThroughKvCacheMatchesTransformers,
                             GreedyContinuationMatchesTransformers,
                             BatchOfTwoSequencesEqualsEachAlone,
+                            PagesOfTwoPositionsInPrefillAndDecodeMatchTransformers,
+                            TruncateThenContinueEqualsNeverHavingGeneratedTheRolledBackTokens,
+                            TwoSequencesSharingAPrefixsPagesDivergeAndEachEqualsItselfAlone,
                             TokenIdOutsideTheVocabularyIsRejected);
 
 }  // namespace templlm::test

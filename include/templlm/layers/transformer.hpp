@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "../core/backend.hpp"
 #include "../core/concepts.hpp"
 #include "../core/error.hpp"
 #include "../core/tensor_source.hpp"
@@ -37,6 +38,11 @@ inline constexpr bool runnable = runnable_description<M>();
 
 template <class M, class B, KvElement CacheT = float>
 class Transformer {
+  static_assert(Backend<B>, "templlm: B does not satisfy the backend contract of core/backend.hpp");
+  static_assert(BackendCache<B, CacheT>,
+                "templlm: this backend has no KV cache of the requested element type (the fp32 cache "
+                "is always there; bf16 is optional per backend, see docs/backends.md)");
+
  public:
   using Space = typename B::space;
   using Pool = KvPool<B, CacheT>;

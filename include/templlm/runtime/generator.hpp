@@ -106,7 +106,7 @@ class Engine {
     }
     for (auto& s : r->opt.stop_strings) r->longest_stop = std::max(r->longest_stop, s.size());
     r->seq = model_.new_sequence(ctx);
-    r->history.reserve(std::size_t(ctx));
+    r->history.reserve(std::size_t(std::min(ctx, plen + std::int64_t(std::max(r->opt.max_tokens, 0)))));
     r->result.tokens.reserve(std::size_t(std::max(r->opt.max_tokens, 0)));
     if (r->opt.max_tokens == 0) r->result.stop = StopReason::max_tokens;
     requests_.push_back(std::move(r));

@@ -46,6 +46,18 @@ TEST(GenerateCli, SummaryLineOnStderr) {
   EXPECT_NE(r.out.find("loading weights"), std::string::npos) << r.out;
 }
 
+TEST(GenerateCli, AMillionTokenContextAllocatesCachePagesOnlyForTheTokensHeld) {
+  // 4 prompt tokens + 3 generated: one page of 16 positions, not a million positions' worth.
+  const auto r = run_generate("--model " + templlm::test::model_dir("qwen3-moe-tiny").string() +
+                              " --ids 1,2,3,4 --max-tokens 3 --temperature 0 --max-context 1000000");
+  EXPECT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("kv cache: 1 pages of 16 positions in use"), std::string::npos) << r.out;
+  const auto at = r.out.find("positions in use, ");
+  ASSERT_NE(at, std::string::npos) << r.out;
+  const double kib = std::stod(r.out.substr(at + std::string("positions in use, ").size()));
+  EXPECT_LT(kib, 1024.0) << r.out;  // growth by doubling from 4 pages; a full cache would be GBs
+}
+
 TEST(GenerateCli, Help) {
   const auto r = run_generate("--help");
   EXPECT_EQ(r.status, 0);

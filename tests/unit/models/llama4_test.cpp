@@ -87,7 +87,8 @@ TEST(Llama4Temperature, FactorPerPosition) {
   for (int i = 0; i < 24; ++i) pos[std::size_t(i)] = i;
   std::vector<float> x(24 * 2, 1.0f);
   constexpr auto t = model::Llama4ScoutTiny::attention.temperature;
-  be.scale_rows_by_position(MatrixView<float>(x.data(), 24, 2), pos, t.floor_scale, t.attn_scale);
+  be.scale_rows_by_position(MatrixView<float>(x.data(), 24, 2), Positions<Host>{pos, pos.data()}, t.floor_scale,
+                            t.attn_scale);
   for (int i = 0; i < 24; ++i) {
     EXPECT_FLOAT_EQ(x[std::size_t(2 * i)], tiny[std::size_t(i)]) << "position " << i;
     EXPECT_FLOAT_EQ(x[std::size_t(2 * i + 1)], tiny[std::size_t(i)]) << "position " << i;
@@ -97,8 +98,8 @@ TEST(Llama4Temperature, FactorPerPosition) {
   const std::vector<float> want = {1.0f, 1.0f, 1.06931472f, 1.06931472f, 1.10986125f, 1.256495f};
   std::vector<float> y(big.size(), 1.0f);
   constexpr auto s = model::Llama4Scout::attention.temperature;
-  be.scale_rows_by_position(MatrixView<float>(y.data(), std::int64_t(y.size()), 1), big,
-                            s.floor_scale, s.attn_scale);
+  be.scale_rows_by_position(MatrixView<float>(y.data(), std::int64_t(y.size()), 1),
+                            Positions<Host>{big, big.data()}, s.floor_scale, s.attn_scale);
   for (std::size_t i = 0; i < want.size(); ++i)
     EXPECT_FLOAT_EQ(y[i], want[i]) << "position " << big[i];
 }

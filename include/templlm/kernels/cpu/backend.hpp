@@ -205,3 +205,5 @@ class Backend {
 
 static_assert(templlm::Backend<templlm::cpu::Backend>,
               "templlm: the CPU backend must satisfy the contract of core/backend.hpp");
+static_assert(templlm::BackendCache<templlm::cpu::Backend, templlm::Bf16>,
+              "templlm: the CPU backend has the bf16 KV cache");
