@@ -231,6 +231,21 @@ TYPED_TEST_P(FixtureTest, TwoSequencesSharingAPrefixsPagesDivergeAndEachEqualsIt
   b_alone.insert(b_alone.end(), other.begin(), other.end());
   const auto want_b = rows_of(this->model_->score(b_alone, false), v, prefix, tb);
   EXPECT_LE(test::relative_error(got_b, want_b, v), SuiteBackend<typename TestFixture::B>::batch_bound);
+
+  // One more decode step each reads the positions both wrote after the fork: each sequence sees
+  // only its own (without copy on write, one would read the other's keys).
+  const std::vector<int> next = {ids[6], ids[2]};
+  logits = net.forward(next, {{a.get(), 0, 1}, {b.get(), 1, 1}}, layers::LogitRows::all);
+  std::vector<float> step(std::size_t(2 * v));
+  this->copy_to_host(step, logits);
+  std::vector<int> a_then = ids, b_then = b_alone;
+  a_then.push_back(next[0]);
+  b_then.push_back(next[1]);
+  const auto bound = SuiteBackend<typename TestFixture::B>::batch_bound;
+  EXPECT_LE(test::relative_error(rows_of(step, v, 0, 1),
+                                 rows_of(this->model_->score(a_then, false), v, t, 1), v), bound);
+  EXPECT_LE(test::relative_error(rows_of(step, v, 1, 1),
+                                 rows_of(this->model_->score(b_then, false), v, prefix + tb, 1), v), bound);
   // The parent's cache was not touched by the child's writes: a again equals the reference.
   net.kv_pool().truncate(*a, prefix);
   const auto again = feed(net, *a, std::span<const int>(ids).subspan(std::size_t(prefix)), copy);
