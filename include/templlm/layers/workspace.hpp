@@ -21,6 +21,8 @@ struct Workspace {
   Buf<float> router_logits, route_weights;     // [T, E], [T, K]
   Buf<int> route_ids;                          // [T, K]
   Buf<float> ffn, shared;                      // [T, H]
+  Buf<float> component;                        // free for a component's own use in its forward
+                                               // (components written outside the library)
   Buf<float> logits;                           // [rows, vocab]
   Buf<float> last_rows;                        // [chunks, H]
   std::vector<int> host_ids;                   // [T, K], host copy for traces
