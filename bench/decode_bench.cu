@@ -90,7 +90,7 @@ double run_on(gpu::Precision precision, const RandomSource& src, int prompt, int
   std::vector<int> ids(static_cast<std::size_t>(prompt));
   for (auto& id : ids) id = token(rng);
   auto timed_prefill = [&] {
-    auto cache = net.make_cache(prompt + steps + 8);
+    auto cache = net.new_sequence(prompt + steps + 8);
     const auto start = std::chrono::steady_clock::now();
     net.forward(ids, {{cache.get(), 0, prompt}}, layers::LogitRows::last_of_each_chunk);
     be.synchronize();

@@ -14,6 +14,7 @@
 #include <templlm/layers/rope.hpp>
 
 #include "device.hpp"
+#include "kv_twin.hpp"
 #include "testbed.hpp"
 
 namespace {
@@ -25,6 +26,8 @@ using test::op_tolerance;
 using test::random_floats;
 using test::relative_error;
 using test::Twin;
+using test::KvTwin;
+using test::PositionsTwin;
 
 class CudaOps : public test::GpuTest {
  protected:
@@ -64,9 +67,10 @@ TEST_F(CudaOps, BuffersOnlyGrow) {
 
 TEST_F(CudaOps, UploadF32DecodesBf16) {
   auto w = make_weight(DType::bf16, {37}, 3);
-  const float* d = gpu().upload_f32(w.view);
+  const auto d = gpu().upload_f32(w.view);
+  EXPECT_EQ(d.size, 37);
   std::vector<float> got(37), want(37);
-  gpu().copy_to_host(std::span<float>(got), MatrixView<const float, Device>(d, 1, 37));
+  gpu().copy_to_host(std::span<float>(got), MatrixView<const float, Device>(d.data, 1, 37));
   cpu::decode_vector(want.data(), w.view);
   EXPECT_EQ(got, want);
 }
@@ -100,8 +104,9 @@ TEST_F(CudaOps, ScaleRowsByPosition) {
   Twin x(gpu(), 37, 65, 10);
   std::vector<int> pos(37);
   for (int i = 0; i < 37; ++i) pos[i] = i * 613;
-  cpu_.scale_rows_by_position(x.cpu(), pos, 8192.0f, 0.1f);
-  gpu().scale_rows_by_position(x.gpu(), pos, 8192.0f, 0.1f);
+  const PositionsTwin p(gpu(), pos);
+  cpu_.scale_rows_by_position(x.cpu(), p.cpu(), 8192.0f, 0.1f);
+  gpu().scale_rows_by_position(x.gpu(), p.gpu(), 8192.0f, 0.1f);
   EXPECT_LE(x.error(gpu()), op_tolerance);
 }
 
@@ -109,7 +114,8 @@ TEST_F(CudaOps, ScaleRowsByPosition) {
 
 TEST_F(CudaOps, RmsNormWithAndWithoutWeightInPlaceAndPerHead) {
   const auto w = random_floats(129, 11);
-  const float* dw = nullptr;
+  VectorView<const float, Device> dw;
+  const VectorView<const float, Host> hw129{w.data(), 129};
   {
     HostWeight hw;
     hw.view.dtype = DType::f32;
@@ -119,15 +125,15 @@ TEST_F(CudaOps, RmsNormWithAndWithoutWeightInPlaceAndPerHead) {
     dw = gpu().upload_f32(hw.view);
   }
   Twin x(gpu(), 37, 129, 12, 3.0f), y(gpu(), 37, 129, std::vector<float>(37 * 129));
-  cpu_.rms_norm(y.cpu(), x.cpu(), w.data(), 1e-6f);
+  cpu_.rms_norm(y.cpu(), x.cpu(), hw129, 1e-6f);
   gpu().rms_norm(y.gpu(), x.gpu(), dw, 1e-6f);
   EXPECT_LE(y.error(gpu()), op_tolerance);
-  cpu_.rms_norm(x.cpu(), x.cpu(), nullptr, 1e-5f);  // weightless, in place
-  gpu().rms_norm(x.gpu(), x.gpu(), nullptr, 1e-5f);
+  cpu_.rms_norm(x.cpu(), x.cpu(), {}, 1e-5f);  // weightless, in place
+  gpu().rms_norm(x.gpu(), x.gpu(), {}, 1e-5f);
   EXPECT_LE(x.error(gpu()), op_tolerance);
 
   Twin small(gpu(), 7, 129, 15, 1e-3f);  // mean square ~ eps: eps must be added, not dropped
-  cpu_.rms_norm(small.cpu(), small.cpu(), w.data(), 1e-6f);
+  cpu_.rms_norm(small.cpu(), small.cpu(), hw129, 1e-6f);
   gpu().rms_norm(small.gpu(), small.gpu(), dw, 1e-6f);
   EXPECT_LE(small.error(gpu()), op_tolerance);
 
@@ -138,8 +144,8 @@ TEST_F(CudaOps, RmsNormWithAndWithoutWeightInPlaceAndPerHead) {
   hv.view.rank = 1;
   hv.view.shape[0] = 32;
   hv.view.data = reinterpret_cast<const std::byte*>(hw.data());
-  const float* dhw = gpu().upload_f32(hv.view);
-  cpu_.rms_norm(q.cpu().split_rows(32), q.cpu().split_rows(32), hw.data(), 1e-6f);
+  const auto dhw = gpu().upload_f32(hv.view);
+  cpu_.rms_norm(q.cpu().split_rows(32), q.cpu().split_rows(32), VectorView<const float, Host>{hw.data(), 32}, 1e-6f);
   gpu().rms_norm(q.gpu().split_rows(32), q.gpu().split_rows(32), dhw, 1e-6f);
   EXPECT_LE(q.error(gpu()), op_tolerance);
 }
@@ -322,8 +328,9 @@ TEST_F(CudaOps, RopeBothLayoutsPartialAndScaled) {
     Twin x(gpu(), 37, std::int64_t(c.heads) * c.head_dim, ++seed);
     std::vector<int> pos(37);
     for (int i = 0; i < 37; ++i) pos[i] = (i * 977) % 30011;
-    cpu_.rope(x.cpu(), c.heads, c.head_dim, pos, table);
-    gpu().rope(x.gpu(), c.heads, c.head_dim, pos, table);
+    const PositionsTwin p(gpu(), pos);
+    cpu_.rope(x.cpu(), c.heads, c.head_dim, p.cpu(), cpu_.prepare_rope(table));
+    gpu().rope(x.gpu(), c.heads, c.head_dim, p.gpu(), gpu().prepare_rope(table));
     EXPECT_LE(x.error(gpu()), op_tolerance) << c.head_dim << " " << c.rotary_dim;
   }
 }
@@ -339,45 +346,30 @@ struct AttentionCase {
   std::int64_t prefix, chunk;  // tokens already cached, tokens of this chunk
 };
 
-/// One layer's cache in both backends' memory.
-struct CachePair {
-  AlignedBuffer<float> ck, cv;
-  gpu::DeviceBuffer<float> gk, gv;
-  KvLayerView cpu_view, gpu_view;
-  CachePair(gpu::Backend& be, std::int64_t capacity, std::int64_t width, bool ring) {
-    ck.resize(std::size_t(capacity * width));
-    cv.resize(std::size_t(capacity * width));
-    auto k = be.matrix(gk, capacity, width);
-    auto v = be.matrix(gv, capacity, width);
-    cpu_view = {ck.data(), cv.data(), capacity, width, width, ring};
-    gpu_view = {k.data, v.data, capacity, width, width, ring};
-  }
-};
-
-TEST_F(CudaOps, AttentionMasksSinksRingCachesAndStore) {
+TEST_F(CudaOps, AttentionMasksSinksFreedWindowPagesAndStore) {
   const AttentionCase cases[] = {
       {"full prefill", 4, 2, 16, cfg::Mixer::full, 0, false, 0, 37},
       {"full decode", 6, 2, 64, cfg::Mixer::full, 0, false, 53, 1},
       {"full chunk after prefix", 8, 1, 128, cfg::Mixer::full, 0, false, 29, 11},
       {"sliding prefill", 4, 4, 32, cfg::Mixer::sliding, 7, false, 0, 37},
-      {"sliding decode on a ring", 4, 2, 32, cfg::Mixer::sliding, 8, true, 45, 1},
-      {"sliding chunk on a ring", 2, 1, 80, cfg::Mixer::sliding, 16, true, 21, 19},
+      {"sliding decode, early pages freed", 4, 2, 32, cfg::Mixer::sliding, 8, true, 45, 1},
+      {"sliding chunk, early pages freed", 2, 1, 80, cfg::Mixer::sliding, 16, true, 21, 19},
       {"chunked prefill", 3, 1, 48, cfg::Mixer::chunked, 8, false, 0, 37},
-      {"chunked decode on a ring", 3, 3, 48, cfg::Mixer::chunked, 8, false, 30, 1},
+      {"chunked decode, early pages freed", 3, 3, 48, cfg::Mixer::chunked, 8, false, 30, 1},
       {"sinks, full", 8, 2, 64, cfg::Mixer::full, 0, true, 10, 13},
       {"head dim 256", 2, 1, 256, cfg::Mixer::no_rope, 0, false, 5, 9},
   };
   std::uint32_t seed = 60;
   for (const auto& c : cases) {
     SCOPED_TRACE(c.what);
-    const bool ring = c.mixer == cfg::Mixer::sliding || c.mixer == cfg::Mixer::chunked;
     const std::int64_t width = std::int64_t(c.kv_heads) * c.head_dim;
-    const std::int64_t capacity = ring ? c.window : c.prefix + c.chunk;
-    CachePair cache(gpu(), capacity, width, ring);
+    KvTwin cache(cpu_, gpu(), {width, width, c.mixer, c.window});
     if (c.prefix > 0) {  // fill the cache through both backends' kv_store
       Twin k0(gpu(), c.prefix, width, ++seed), v0(gpu(), c.prefix, width, ++seed);
-      cpu_.kv_store(cache.cpu_view, k0.cpu(), v0.cpu(), 0);
-      gpu().kv_store(cache.gpu_view, k0.gpu(), v0.gpu(), 0);
+      cache.begin(c.prefix);
+      cpu_.kv_store(cache.cpu_pages(), cache.cpu_batch(), k0.cpu(), v0.cpu());
+      gpu().kv_store(cache.gpu_pages(), cache.gpu_batch(), k0.gpu(), v0.gpu());
+      cache.commit(c.prefix);
     }
     const auto sinks = random_floats(std::size_t(c.heads), ++seed);
     gpu::DeviceBuffer<float> dsinks;
@@ -386,26 +378,30 @@ TEST_F(CudaOps, AttentionMasksSinksRingCachesAndStore) {
     Twin k(gpu(), c.chunk, width, ++seed), v(gpu(), c.chunk, width, ++seed);
     Twin out(gpu(), c.chunk, std::int64_t(c.heads) * c.head_dim, ++seed);
     AttentionArgs a{c.heads, c.kv_heads, c.head_dim, c.head_dim, float(1.0 / std::sqrt(double(c.head_dim))),
-                    c.mixer, c.window, c.sinks ? sinks.data() : nullptr, c.prefix};
-    cpu_.attention(out.cpu(), q.cpu(), k.cpu(), v.cpu(), cache.cpu_view, a);
+                    c.mixer, c.window, c.sinks ? sinks.data() : nullptr};
+    cache.begin(c.chunk);
+    cpu_.attention(out.cpu(), q.cpu(), k.cpu(), v.cpu(), cache.cpu_pages(), cache.cpu_batch(), a);
     a.sinks = c.sinks ? dsinks.data() : nullptr;
-    gpu().attention(out.gpu(), q.gpu(), k.gpu(), v.gpu(), cache.gpu_view, a);
+    gpu().attention(out.gpu(), q.gpu(), k.gpu(), v.gpu(), cache.gpu_pages(), cache.gpu_batch(), a);
     EXPECT_LE(out.error(gpu()), op_tolerance);
 
-    cpu_.kv_store(cache.cpu_view, k.cpu(), v.cpu(), c.prefix);
-    gpu().kv_store(cache.gpu_view, k.gpu(), v.gpu(), c.prefix);
-    std::vector<float> gk(std::size_t(capacity * width)), gv(gk.size());
-    gpu().copy_to_host(std::span<float>(gk), MatrixView<const float, Device>(cache.gpu_view.k, capacity, width));
-    gpu().copy_to_host(std::span<float>(gv), MatrixView<const float, Device>(cache.gpu_view.v, capacity, width));
-    EXPECT_TRUE(std::equal(gk.begin(), gk.end(), cache.ck.data())) << "keys in the cache";
-    EXPECT_TRUE(std::equal(gv.begin(), gv.end(), cache.cv.data())) << "values in the cache";
+    cpu_.kv_store(cache.cpu_pages(), cache.cpu_batch(), k.cpu(), v.cpu());
+    gpu().kv_store(cache.gpu_pages(), cache.gpu_batch(), k.gpu(), v.gpu());
+    const std::int64_t rows = cache.storage_rows();
+    std::vector<float> gk(std::size_t(rows * width)), gv(gk.size());
+    gpu().copy_to_host(std::span<float>(gk), MatrixView<const float, Device>(cache.gpu_pages().k, rows, width));
+    gpu().copy_to_host(std::span<float>(gv), MatrixView<const float, Device>(cache.gpu_pages().v, rows, width));
+    EXPECT_TRUE(std::equal(gk.begin(), gk.end(), cache.cpu_pages().k)) << "keys in the pages";
+    EXPECT_TRUE(std::equal(gv.begin(), gv.end(), cache.cpu_pages().v)) << "values in the pages";
   }
 }
 
-TEST_F(CudaOps, KvStoreRejectsOverflowLikeTheCpu) {
-  CachePair cache(gpu(), 4, 8, false);
+TEST_F(CudaOps, KvStoreRejectsRowsThatDoNotMatchTheBatchLikeTheCpu) {
+  KvTwin cache(cpu_, gpu(), {8, 8, cfg::Mixer::full, 0});
+  cache.begin(2);
   Twin k(gpu(), 3, 8, 90), v(gpu(), 3, 8, 91);
-  EXPECT_THROW(gpu().kv_store(cache.gpu_view, k.gpu(), v.gpu(), 2), Error);
+  EXPECT_THROW(cpu_.kv_store(cache.cpu_pages(), cache.cpu_batch(), k.cpu(), v.cpu()), Error);
+  EXPECT_THROW(gpu().kv_store(cache.gpu_pages(), cache.gpu_batch(), k.gpu(), v.gpu()), Error);
 }
 
 // --- router -----------------------------------------------------------------------------------
@@ -534,16 +530,17 @@ TEST_F(CudaOps, MoeExpertsGroupOnTheDeviceAndSumInAscendingExpertOrder) {
     gpu().copy_from_host(weights.device, std::span<const float>(weights.host));
 
     Twin x(gpu(), t, c.hidden, ++seed), out(gpu(), t, c.hidden, ++seed);
-    cpu_.moe_experts(out.cpu(), x.cpu(), MatrixView<const int, Host>(ids.data(), t, k), weights.cpu(),
-                     cpu_experts, c.expert, c.input_scale);
-    gpu().moe_experts(out.gpu(), x.gpu(), MatrixView<const int, Device>(gids.data(), t, k), weights.gpu(),
-                      gpu_experts, c.expert, c.input_scale);
+    const auto cpu_prepared = cpu_.prepare_experts(cpu_experts, c.hidden, c.expert);
+    const auto gpu_prepared = gpu().prepare_experts(gpu_experts, c.hidden, c.expert);
+    const Routing<Device> routing{MatrixView<const int, Device>(gids.data(), t, k), weights.gpu()};
+    cpu_.moe_experts(out.cpu(), x.cpu(), {MatrixView<const int, Host>(ids.data(), t, k), weights.cpu()},
+                     cpu_prepared, c.expert, c.input_scale);
+    gpu().moe_experts(out.gpu(), x.gpu(), routing, gpu_prepared, c.expert, c.input_scale);
     EXPECT_LE(out.error(gpu()), op_tolerance);
 
     // Deterministic: the same call again gives the same bits.
     const auto first = out.download(gpu());
-    gpu().moe_experts(out.gpu(), x.gpu(), MatrixView<const int, Device>(gids.data(), t, k), weights.gpu(),
-                      gpu_experts, c.expert, c.input_scale);
+    gpu().moe_experts(out.gpu(), x.gpu(), routing, gpu_prepared, c.expert, c.input_scale);
     EXPECT_EQ(out.download(gpu()), first);
   }
 }
@@ -583,13 +580,8 @@ TEST_F(CudaOps, MoeExpertsOnMxfp4RowsOfStackedTensorsWithBiases) {
     g.gate = d_gate_up.rows(e * 2 * inter, inter, 2);
     g.up = d_gate_up.rows(e * 2 * inter + 1, inter, 2);
     g.down = d_down.rows(e * h, h);
-    for (auto [dst, i] : {std::pair{&g.gate_bias, 0}, std::pair{&g.up_bias, 1}, std::pair{&g.down_bias, 2}}) {
-      *dst = WeightView<Device>{};
-      dst->dtype = DType::f32;
-      dst->rank = 1;
-      dst->shape[0] = std::int64_t(biases[3 * e + i].size());
-      dst->data = reinterpret_cast<const std::byte*>(gpu().upload_f32(vector_view(biases[3 * e + i])));
-    }
+    for (auto [dst, i] : {std::pair{&g.gate_bias, 0}, std::pair{&g.up_bias, 1}, std::pair{&g.down_bias, 2}})
+      *dst = gpu().own(biases[3 * e + i]);
     gpu_experts.push_back(g);
   }
   Twin logits(gpu(), t, e_count, 520, 2.0f);
@@ -600,10 +592,10 @@ TEST_F(CudaOps, MoeExpertsOnMxfp4RowsOfStackedTensorsWithBiases) {
   gpu().copy_from_host(gids, std::span<const int>(ids));
   gpu().copy_from_host(weights.device, std::span<const float>(weights.host));
   Twin x(gpu(), t, h, 521), out(gpu(), t, h, 522);
-  cpu_.moe_experts(out.cpu(), x.cpu(), MatrixView<const int, Host>(ids.data(), t, router.active),
-                   weights.cpu(), cpu_experts, f, false);
-  gpu().moe_experts(out.gpu(), x.gpu(), MatrixView<const int, Device>(gids.data(), t, router.active),
-                    weights.gpu(), gpu_experts, f, false);
+  cpu_.moe_experts(out.cpu(), x.cpu(), {MatrixView<const int, Host>(ids.data(), t, router.active), weights.cpu()},
+                   cpu_.prepare_experts(cpu_experts, h, f), f, false);
+  gpu().moe_experts(out.gpu(), x.gpu(), {MatrixView<const int, Device>(gids.data(), t, router.active), weights.gpu()},
+                    gpu().prepare_experts(gpu_experts, h, f), f, false);
   EXPECT_LE(out.error(gpu()), op_tolerance);
 }
 
@@ -630,8 +622,9 @@ TEST_F(CudaOps, RopePartRotatesASliceOfEachHead) {
     const auto before = x.host;
     std::vector<int> pos(static_cast<std::size_t>(t));
     for (int i = 0; i < t; ++i) pos[std::size_t(i)] = (i * 613) % 9001;
-    cpu_.rope_part(x.cpu(), c.heads, c.head_stride, c.offset, pos, table);
-    gpu().rope_part(x.gpu(), c.heads, c.head_stride, c.offset, pos, table);
+    const PositionsTwin p(gpu(), pos);
+    cpu_.rope_part(x.cpu(), c.heads, c.head_stride, c.offset, p.cpu(), cpu_.prepare_rope(table));
+    gpu().rope_part(x.gpu(), c.heads, c.head_stride, c.offset, p.gpu(), gpu().prepare_rope(table));
     const auto got = x.download(gpu());
     EXPECT_LE(relative_error(got, x.host), op_tolerance);
     // Dims outside [offset, offset + rotary_dim) of each head are untouched.
@@ -644,19 +637,6 @@ TEST_F(CudaOps, RopePartRotatesASliceOfEachHead) {
         }
   }
 }
-
-/// A latent cache ([capacity, rank + rope], no values) in both backends' memory.
-struct LatentCachePair {
-  AlignedBuffer<float> ck;
-  gpu::DeviceBuffer<float> gk;
-  KvLayerView cpu_view, gpu_view;
-  LatentCachePair(gpu::Backend& be, std::int64_t capacity, std::int64_t width) {
-    ck.resize(std::size_t(capacity * width));
-    auto k = be.matrix(gk, capacity, width);
-    cpu_view = {ck.data(), nullptr, capacity, width, 0, false};
-    gpu_view = {k.data, nullptr, capacity, width, 0, false};
-  }
-};
 
 struct MlaCase {
   const char* what;
@@ -681,12 +661,13 @@ TEST_F(CudaOps, MlaAttentionExpandedAndAbsorbedOverTheLatentCache) {
   for (const auto& c : cases) {
     SCOPED_TRACE(c.what);
     const std::int64_t width = c.rank + c.rope, qk = c.nope + c.rope, hv = c.nope + c.v;
-    const std::int64_t capacity = c.prefix + c.chunk + 3;
-    LatentCachePair cache(gpu(), capacity, width);
-    if (c.prefix > 0) {  // fill the cache through both backends' mla_store
+    KvTwin cache(cpu_, gpu(), {width, 0, cfg::Mixer::full, 0});
+    if (c.prefix > 0) {  // fill the cache through both backends' kv_store (no values)
       Twin l0(gpu(), c.prefix, width, ++seed);
-      cpu_.mla_store(cache.cpu_view, l0.cpu(), 0);
-      gpu().mla_store(cache.gpu_view, l0.gpu(), 0);
+      cache.begin(c.prefix);
+      cpu_.kv_store(cache.cpu_pages(), cache.cpu_batch(), l0.cpu(), l0.cpu());
+      gpu().kv_store(cache.gpu_pages(), cache.gpu_batch(), l0.gpu(), l0.gpu());
+      cache.commit(c.prefix);
     }
     const std::int64_t kv_rows = std::int64_t(c.heads) * hv;
     HostWeight plain;
@@ -702,18 +683,18 @@ TEST_F(CudaOps, MlaAttentionExpandedAndAbsorbedOverTheLatentCache) {
     Twin q(gpu(), c.chunk, std::int64_t(c.heads) * qk, ++seed);
     Twin latent(gpu(), c.chunk, width, ++seed);
     Twin out(gpu(), c.chunk, std::int64_t(c.heads) * c.v, ++seed);
-    const MlaArgs a{c.heads, c.nope, c.rope, c.v, c.rank, float(1.0 / std::sqrt(double(qk))), c.prefix,
-                    c.absorbed};
-    cpu_.mla_attention(out.cpu(), q.cpu(), latent.cpu(), cache.cpu_view, kv_b, a);
-    gpu().mla_attention(out.gpu(), q.gpu(), latent.gpu(), cache.gpu_view, gpu().upload(kv_b), a);
+    const MlaArgs a{c.heads, c.nope, c.rope, c.v, c.rank, float(1.0 / std::sqrt(double(qk))), c.absorbed};
+    cache.begin(c.chunk);
+    cpu_.mla_attention(out.cpu(), q.cpu(), latent.cpu(), cache.cpu_pages(), cache.cpu_batch(), kv_b, a);
+    gpu().mla_attention(out.gpu(), q.gpu(), latent.gpu(), cache.gpu_pages(), cache.gpu_batch(), gpu().upload(kv_b), a);
     EXPECT_LE(out.error(gpu()), op_tolerance);
 
-    cpu_.mla_store(cache.cpu_view, latent.cpu(), c.prefix);
-    gpu().mla_store(cache.gpu_view, latent.gpu(), c.prefix);
-    const std::int64_t stored = c.prefix + c.chunk;
-    std::vector<float> gk(std::size_t(stored * width));
-    gpu().copy_to_host(std::span<float>(gk), MatrixView<const float, Device>(cache.gpu_view.k, stored, width));
-    EXPECT_TRUE(std::equal(gk.begin(), gk.end(), cache.ck.data())) << "latents in the cache";
+    cpu_.kv_store(cache.cpu_pages(), cache.cpu_batch(), latent.cpu(), latent.cpu());
+    gpu().kv_store(cache.gpu_pages(), cache.gpu_batch(), latent.gpu(), latent.gpu());
+    const std::int64_t rows = cache.storage_rows();
+    std::vector<float> gk(std::size_t(rows * width));
+    gpu().copy_to_host(std::span<float>(gk), MatrixView<const float, Device>(cache.gpu_pages().k, rows, width));
+    EXPECT_TRUE(std::equal(gk.begin(), gk.end(), cache.cpu_pages().k)) << "latents in the pages";
   }
 }
 
@@ -722,21 +703,24 @@ TEST_F(CudaOps, MlaAttentionReadsStridedChunkViews) {
   // columns of a wider matrix here, so every stride differs from its width.
   const int heads = 2, nope = 8, rope = 4, v = 6, rank = 16;
   const std::int64_t width = rank + rope, prefix = 5, n = 4;
-  LatentCachePair cache(gpu(), 16, width);
+  KvTwin cache(cpu_, gpu(), {width, 0, cfg::Mixer::full, 0});
   Twin l0(gpu(), prefix, width, 760);
-  cpu_.mla_store(cache.cpu_view, l0.cpu(), 0);
-  gpu().mla_store(cache.gpu_view, l0.gpu(), 0);
+  cache.begin(prefix);
+  cpu_.kv_store(cache.cpu_pages(), cache.cpu_batch(), l0.cpu(), l0.cpu());
+  gpu().kv_store(cache.gpu_pages(), cache.gpu_batch(), l0.gpu(), l0.gpu());
+  cache.commit(prefix);
+  cache.begin(n);
   auto kv_b = make_weight(DType::bf16, {heads * (nope + v), rank}, 761);
   Twin q(gpu(), n, heads * (nope + rope) + 3, 762);
   Twin latent(gpu(), n, width + 5, 763);
   Twin out(gpu(), n, heads * v + 2, 764);
   for (bool absorbed : {false, true}) {
     SCOPED_TRACE(absorbed ? "absorbed" : "expanded");
-    const MlaArgs a{heads, nope, rope, v, rank, 0.25f, prefix, absorbed};
+    const MlaArgs a{heads, nope, rope, v, rank, 0.25f, absorbed};
     cpu_.mla_attention(out.cpu().col_range(1, heads * v), q.cpu().col_range(2, heads * (nope + rope)),
-                       latent.cpu().col_range(3, width), cache.cpu_view, kv_b.view, a);
+                       latent.cpu().col_range(3, width), cache.cpu_pages(), cache.cpu_batch(), kv_b.view, a);
     gpu().mla_attention(out.gpu().col_range(1, heads * v), q.gpu().col_range(2, heads * (nope + rope)),
-                        latent.gpu().col_range(3, width), cache.gpu_view, gpu().upload(kv_b.view), a);
+                        latent.gpu().col_range(3, width), cache.gpu_pages(), cache.gpu_batch(), gpu().upload(kv_b.view), a);
     const auto got = out.download(gpu());
     for (std::int64_t r = 0; r < n; ++r) {
       EXPECT_EQ(got[std::size_t(r * out.cols)], out.host[std::size_t(r * out.cols)]) << "column 0 untouched";
@@ -744,14 +728,6 @@ TEST_F(CudaOps, MlaAttentionReadsStridedChunkViews) {
     }
     EXPECT_LE(relative_error(got, out.host), op_tolerance);
   }
-}
-
-TEST_F(CudaOps, MlaStoreRejectsOverflowLikeTheCpu) {
-  LatentCachePair cache(gpu(), 4, 12);
-  Twin latent(gpu(), 3, 12, 780);
-  EXPECT_THROW(gpu().mla_store(cache.gpu_view, latent.gpu(), 2), Error);
-  Twin wrong(gpu(), 1, 11, 781);
-  EXPECT_THROW(gpu().mla_store(cache.gpu_view, wrong.gpu(), 0), Error);
 }
 
 TEST_F(CudaOps, RouteGroupedTopkEveryOption) {
@@ -793,9 +769,11 @@ TEST_F(CudaOps, RouteGroupedTopkEveryOption) {
     Twin w(gpu(), t, r.active, std::vector<float>(std::size_t(t * r.active)));
     gpu::DeviceBuffer<int> gids;
     cpu_.route_grouped_topk(MatrixView<int, Host>(cids.data(), t, r.active), w.cpu(), logits.cpu(),
-                            c.bias ? bias.data() : nullptr, r);
+                            c.bias ? VectorView<const float, Host>{bias.data(), r.experts} : VectorView<const float, Host>{}, r);
     gpu().route_grouped_topk(gpu().matrix(gids, t, r.active), w.gpu(), logits.gpu(),
-                             c.bias ? dbias.data() : nullptr, r);
+                             c.bias ? VectorView<const float, Device>{dbias.data(), r.experts}
+                                    : VectorView<const float, Device>{},
+                             r);
     std::vector<int> got(cids.size());
     gpu().copy_to_host(std::span<int>(got), MatrixView<const int, Device>(gids.data(), t, r.active));
     EXPECT_EQ(got, cids);
@@ -816,8 +794,8 @@ TEST_F(CudaOps, RouteGroupedTopkBreaksTiesTowardTheLowerIndex) {
   std::vector<int> cids(6);
   Twin w(gpu(), 2, 3, std::vector<float>(6));
   gpu::DeviceBuffer<int> gids;
-  cpu_.route_grouped_topk(MatrixView<int, Host>(cids.data(), 2, 3), w.cpu(), logits.cpu(), nullptr, r);
-  gpu().route_grouped_topk(gpu().matrix(gids, 2, 3), w.gpu(), logits.gpu(), nullptr, r);
+  cpu_.route_grouped_topk(MatrixView<int, Host>(cids.data(), 2, 3), w.cpu(), logits.cpu(), {}, r);
+  gpu().route_grouped_topk(gpu().matrix(gids, 2, 3), w.gpu(), logits.gpu(), {}, r);
   std::vector<int> got(6);
   gpu().copy_to_host(std::span<int>(got), MatrixView<const int, Device>(gids.data(), 2, 3));
   EXPECT_EQ(got, (std::vector<int>{0, 1, 2, 13, 14, 9}));

@@ -77,6 +77,17 @@ inline HostWeight make_weight(DType dtype, std::vector<std::int64_t> shape, std:
 }
 
 /// A host matrix and its device copy.
+/// Positions in host and device memory (the step plan uploads them once per step).
+struct PositionsTwin {
+  std::vector<int> host;
+  gpu::DeviceBuffer<int> device;
+  PositionsTwin(gpu::Backend& be, std::vector<int> p) : host(std::move(p)) {
+    be.copy_from_host(device, std::span<const int>(host));
+  }
+  Positions<Host> cpu() const { return {host, host.data()}; }
+  Positions<Device> gpu() const { return {host, device.data()}; }
+};
+
 struct Twin {
   std::vector<float> host;
   gpu::DeviceBuffer<float> device;

@@ -61,6 +61,9 @@ class AnyModel {
     throw Unsupported("templlm: this model does not implement truncation");
   }
   virtual KvUsage kv_usage() const { return {}; }
+  /// Keeps `owner` alive as long as the model (the backend a loader made for it): the base is
+  /// destroyed after the derived model, so its weights go before the backend holding them.
+  void keep_alive(std::shared_ptr<void> owner) { owners_.push_back(std::move(owner)); }
   /// One forward over several sequences (each step's ids continue its own sequence; prefills
   /// and decodes mix freely). Writes the logits of each step's last token, row s of
   /// `logits` ([steps.size(), vocab], row-major). Sequences advance by their ids.
@@ -85,6 +88,7 @@ class AnyModel {
  private:
   std::vector<float> sample_logits_;  // the default step_sample's scratch (grows only)
   Sampler sampler_;
+  std::vector<std::shared_ptr<void>> owners_;
 };
 
 template <ModelDescription M, class B, KvElement CacheT = float>

@@ -2,7 +2,7 @@
 // Included at the end of tests/cuda/ops_test.cu (one TU keeps nvcc's compile time down).
 // The decode path of gpu::attention (split over the KV length, the query heads of one KV head in
 // one block, a log-sum-exp merge): contexts shorter than, equal to and much longer than one
-// partition, GQA groups 1 to 32, every mask, ring caches that wrapped, sinks, v_dim != head_dim,
+// partition, GQA groups 1 to 32, every mask, windows whose early pages were freed, sinks, v_dim != head_dim,
 // and a few query rows per chunk, all against the CPU backend.
 
 namespace {
@@ -17,33 +17,19 @@ struct CachedAttentionCase {
   std::int64_t prefix, chunk;  // tokens already cached, tokens of this chunk
 };
 
-/// One layer's cache in both backends' memory, keys and values of different widths.
-struct CachedAttentionLayer {
-  AlignedBuffer<float> ck, cv;
-  gpu::DeviceBuffer<float> gk, gv;
-  KvLayerView cpu_view, gpu_view;
-  CachedAttentionLayer(gpu::Backend& be, std::int64_t capacity, std::int64_t k_width, std::int64_t v_width, bool ring) {
-    ck.resize(std::size_t(capacity * k_width));
-    cv.resize(std::size_t(capacity * v_width));
-    auto k = be.matrix(gk, capacity, k_width);
-    auto v = be.matrix(gv, capacity, v_width);
-    cpu_view = {ck.data(), cv.data(), capacity, k_width, v_width, ring};
-    gpu_view = {k.data, v.data, capacity, k_width, v_width, ring};
-  }
-};
-
-/// Runs c on both backends; `decode` says which GPU path the case must take.
+/// Runs c on both backends through their KV pools (pages of 4 positions; a sliding or chunked
+/// layer frees the pages that leave its window); `decode` says which GPU path the case must take.
 void run_cached_attention_case(cpu::Backend& cpu, gpu::Backend& gpu, const CachedAttentionCase& c, std::uint32_t seed,
                         bool decode = true) {
   SCOPED_TRACE(c.what);
-  const bool ring = c.mixer == cfg::Mixer::sliding || c.mixer == cfg::Mixer::chunked;
   const std::int64_t k_width = std::int64_t(c.kv_heads) * c.head_dim, v_width = std::int64_t(c.kv_heads) * c.v_dim;
-  const std::int64_t capacity = ring ? c.window : c.prefix + c.chunk;
-  CachedAttentionLayer cache(gpu, capacity, k_width, v_width, ring);
-  if (c.prefix > 0) {  // fill the cache through both backends' kv_store (a ring wraps)
+  KvTwin cache(cpu, gpu, {k_width, v_width, c.mixer, c.window});
+  if (c.prefix > 0) {  // fill the cache through both backends' kv_store
     Twin k0(gpu, c.prefix, k_width, ++seed), v0(gpu, c.prefix, v_width, ++seed);
-    cpu.kv_store(cache.cpu_view, k0.cpu(), v0.cpu(), 0);
-    gpu.kv_store(cache.gpu_view, k0.gpu(), v0.gpu(), 0);
+    cache.begin(c.prefix);
+    cpu.kv_store(cache.cpu_pages(), cache.cpu_batch(), k0.cpu(), v0.cpu());
+    gpu.kv_store(cache.gpu_pages(), cache.gpu_batch(), k0.gpu(), v0.gpu());
+    cache.commit(c.prefix);
   }
   const auto sinks = random_floats(std::size_t(c.heads), ++seed, 2.0f);
   gpu::DeviceBuffer<float> dsinks;
@@ -52,12 +38,13 @@ void run_cached_attention_case(cpu::Backend& cpu, gpu::Backend& gpu, const Cache
   Twin k(gpu, c.chunk, k_width, ++seed), v(gpu, c.chunk, v_width, ++seed);
   Twin out(gpu, c.chunk, std::int64_t(c.heads) * c.v_dim, ++seed);
   AttentionArgs a{c.heads, c.kv_heads, c.head_dim, c.v_dim, float(1.0 / std::sqrt(double(c.head_dim))),
-                  c.mixer, c.window, c.sinks ? sinks.data() : nullptr, c.prefix};
+                  c.mixer, c.window, c.sinks ? sinks.data() : nullptr};
   ASSERT_EQ(gpu::detail::decode_attention_applies(c.chunk, a), decode)
       << "the case must take the " << (decode ? "decode" : "prefill") << " path";
-  cpu.attention(out.cpu(), q.cpu(), k.cpu(), v.cpu(), cache.cpu_view, a);
+  cache.begin(c.chunk);
+  cpu.attention(out.cpu(), q.cpu(), k.cpu(), v.cpu(), cache.cpu_pages(), cache.cpu_batch(), a);
   a.sinks = c.sinks ? dsinks.data() : nullptr;
-  gpu.attention(out.gpu(), q.gpu(), k.gpu(), v.gpu(), cache.gpu_view, a);
+  gpu.attention(out.gpu(), q.gpu(), k.gpu(), v.gpu(), cache.gpu_pages(), cache.gpu_batch(), a);
   EXPECT_LE(out.error(gpu), op_tolerance);
 }
 
@@ -79,10 +66,10 @@ TEST_F(CudaOps, DecodeAttentionSplitsTheKeysAndGroupsTheHeads) {
   for (const auto& c : cases) run_cached_attention_case(cpu_, gpu(), c, seed += 10);
 }
 
-TEST_F(CudaOps, DecodeAttentionMasksOnWrappedRingsWithSinks) {
+TEST_F(CudaOps, DecodeAttentionMasksOverFreedWindowPagesWithSinks) {
   using M = cfg::Mixer;
   const CachedAttentionCase cases[] = {
-      // sliding: the window counts the query itself; rings of capacity = window, wrapped
+      // sliding: the window counts the query itself; the pages that left the window freed
       {"sliding 600 of 5000, group 4, sinks", 8, 2, 64, 64, M::sliding, 600, true, 4999, 1},
       {"sliding 600 of 5000, group 8", 8, 1, 64, 64, M::sliding, 600, false, 4999, 1},
       {"sliding 128 of 1000, group 8, sinks", 16, 2, 64, 64, M::sliding, 128, true, 999, 1},
@@ -91,7 +78,7 @@ TEST_F(CudaOps, DecodeAttentionMasksOnWrappedRingsWithSinks) {
       // chunked: a query sees its own chunk only; first, last and middle of a chunk
       {"chunked, first of a chunk", 8, 2, 64, 64, M::chunked, 300, true, 600, 1},
       {"chunked, last of a chunk", 8, 2, 64, 64, M::chunked, 300, false, 599, 1},
-      {"chunked 1000, middle, wrapped ring, group 8", 8, 1, 64, 64, M::chunked, 1000, true, 2999, 1},
+      {"chunked 1000, middle, freed pages, group 8", 8, 1, 64, 64, M::chunked, 1000, true, 2999, 1},
       {"chunked 1000, 3 partitions in, group 4", 8, 2, 128, 128, M::chunked, 1000, false, 4700, 1},
   };
   std::uint32_t seed = 800;
@@ -106,7 +93,7 @@ TEST_F(CudaOps, DecodeAttentionRowBlocksWideDimsAndSeveralTokens) {
       {"v_dim != head_dim", 8, 2, 192, 128, M::full, 0, true, 400, 1},
       {"v_dim > head_dim", 4, 2, 64, 96, M::sliding, 300, false, 800, 1},
       {"3 tokens across a chunk boundary, group 4, sinks", 8, 2, 64, 64, M::chunked, 300, true, 598, 3},
-      {"2 tokens, sliding ring, group 8, sinks", 8, 1, 64, 64, M::sliding, 300, true, 1000, 2},
+      {"2 tokens, sliding, freed pages, group 8, sinks", 8, 1, 64, 64, M::sliding, 300, true, 1000, 2},
       {"4 tokens, group 1, full", 4, 4, 64, 64, M::full, 0, false, 510, 4},
       {"16 tokens of a first chunk, group 1", 2, 2, 32, 32, M::full, 0, true, 0, 16},
   };
@@ -115,7 +102,7 @@ TEST_F(CudaOps, DecodeAttentionRowBlocksWideDimsAndSeveralTokens) {
 }
 
 TEST_F(CudaOps, DecodeAttentionRuleLeavesPrefillToTheFlashKernel) {
-  AttentionArgs a{8, 2, 64, 64, 0.125f, cfg::Mixer::full, 0, nullptr, 0};
+  AttentionArgs a{8, 2, 64, 64, 0.125f, cfg::Mixer::full, 0, nullptr};
   EXPECT_TRUE(gpu::detail::decode_attention_applies(1, a));
   EXPECT_TRUE(gpu::detail::decode_attention_applies(4, a));   // 16 rows of one KV head
   EXPECT_FALSE(gpu::detail::decode_attention_applies(5, a));  // 20 rows: the flash prefill kernel
@@ -123,7 +110,7 @@ TEST_F(CudaOps, DecodeAttentionRuleLeavesPrefillToTheFlashKernel) {
   a.heads = 64;  // group 32: a single token still decodes, in two row blocks
   EXPECT_TRUE(gpu::detail::decode_attention_applies(1, a));
   EXPECT_FALSE(gpu::detail::decode_attention_applies(2, a));
-  a = {16, 1, 256, 256, 0.0625f, cfg::Mixer::full, 0, nullptr, 0};
+  a = {16, 1, 256, 256, 0.0625f, cfg::Mixer::full, 0, nullptr};
   EXPECT_EQ(gpu::detail::decode_block_rows(a), 13);  // 48 KB of shared memory
 }
 

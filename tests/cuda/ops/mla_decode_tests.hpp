@@ -38,22 +38,39 @@ struct MlaKvB {
   }
 };
 
+/// The chunk's cached latents as the absorbed kernel reads them: contiguous rows (what
+/// mla_attention_batch gathers from the pages), here the prefix's own device copy.
+gpu::ChunkMlaArgs absorbed_chunk(const MlaArgs& a, std::int64_t start) {
+  gpu::ChunkMlaArgs c;
+  static_cast<MlaArgs&>(c) = a;
+  c.start = start;
+  c.absorbed = true;
+  return c;
+}
+
+/// The CPU's batched op over its pages (absorbed for one token, expanded for more: equal up to
+/// re-association) against the GPU's absorbed kernel for the chunk, called directly.
 void run_mla_decode_case(cpu::Backend& cpu, gpu::Backend& gpu, const MlaDecodeCase& c, std::uint32_t seed) {
   SCOPED_TRACE(c.what);
   const std::int64_t width = c.rank + c.rope, qk = c.nope + c.rope;
-  LatentCachePair cache(gpu, c.prefix + c.chunk, width);
-  if (c.prefix > 0) {  // fill the cache through both backends' mla_store
-    Twin l0(gpu, c.prefix, width, ++seed);
-    cpu.mla_store(cache.cpu_view, l0.cpu(), 0);
-    gpu.mla_store(cache.gpu_view, l0.gpu(), 0);
+  KvTwin cache(cpu, gpu, {width, 0, cfg::Mixer::full, 0});
+  Twin l0(gpu, std::max<std::int64_t>(c.prefix, 1), width, ++seed);
+  if (c.prefix > 0) {  // fill the cache through both backends' kv_store (no values)
+    const auto rows = l0.cpu().row_range(0, c.prefix);
+    cache.begin(c.prefix);
+    cpu.kv_store(cache.cpu_pages(), cache.cpu_batch(), rows, rows);
+    cache.commit(c.prefix);
   }
   const MlaKvB kv_b(c, ++seed);
   Twin q(gpu, c.chunk, std::int64_t(c.heads) * qk, ++seed, kv_b.q_scale);
   Twin latent(gpu, c.chunk, width, ++seed);
   Twin out(gpu, c.chunk, std::int64_t(c.heads) * c.v, ++seed);  // garbage: fully written
-  const MlaArgs a{c.heads, c.nope, c.rope, c.v, c.rank, float(1.0 / std::sqrt(double(qk))), c.prefix, true};
-  cpu.mla_attention(out.cpu(), q.cpu(), latent.cpu(), cache.cpu_view, kv_b.view, a);
-  gpu.mla_attention(out.gpu(), q.gpu(), latent.gpu(), cache.gpu_view, gpu.upload(kv_b.view), a);
+  const MlaArgs a{c.heads, c.nope, c.rope, c.v, c.rank, float(1.0 / std::sqrt(double(qk))), true};
+  cache.begin(c.chunk);
+  cpu.mla_attention(out.cpu(), q.cpu(), latent.cpu(), cache.cpu_pages(), cache.cpu_batch(), kv_b.view, a);
+  gpu::MlaWorkspace ws;
+  gpu::mla_attention(nullptr, gpu.stream(), ws, out.gpu(), q.gpu(), latent.gpu(), l0.gpu().data, width,
+                     gpu.upload(kv_b.view), absorbed_chunk(a, c.prefix));
   EXPECT_LE(out.error(gpu), op_tolerance);
 }
 
@@ -98,10 +115,7 @@ TEST_F(CudaOps, MlaDecodeReadsKvBAsStoredAndKeepsItsScratch) {
   // expanded form's) untouched, and a shorter call reuses the grown scratch.
   const MlaDecodeCase c{"", 4, 16, 8, 12, 32, 300, 1, 1};
   const std::int64_t width = c.rank + c.rope;
-  LatentCachePair cache(gpu(), 400, width);
   Twin l0(gpu(), 400, width, 1301);
-  cpu_.mla_store(cache.cpu_view, l0.cpu(), 0);
-  gpu().mla_store(cache.gpu_view, l0.gpu(), 0);
   const MlaKvB kv_b(c, 1302);
   const auto dkv_b = gpu().upload(kv_b.view);
   gpu::MlaWorkspace ws;
@@ -110,10 +124,17 @@ TEST_F(CudaOps, MlaDecodeReadsKvBAsStoredAndKeepsItsScratch) {
     Twin q(gpu(), 1, c.heads * (c.nope + c.rope), 1303 + std::uint32_t(prefix));
     Twin latent(gpu(), 1, width, 1304 + std::uint32_t(prefix));
     Twin out(gpu(), 1, c.heads * c.v, 1305);
-    const MlaArgs a{c.heads, c.nope, c.rope, c.v, c.rank, 0.2f, prefix, true};
-    cpu_.mla_attention(out.cpu(), q.cpu(), latent.cpu(), cache.cpu_view, kv_b.view, a);
+    const MlaArgs a{c.heads, c.nope, c.rope, c.v, c.rank, 0.2f, true};
+    KvTwin cache(cpu_, gpu(), {width, 0, cfg::Mixer::full, 0});
+    const auto rows = l0.cpu().row_range(0, prefix);
+    cache.begin(prefix);
+    cpu_.kv_store(cache.cpu_pages(), cache.cpu_batch(), rows, rows);
+    cache.commit(prefix);
+    cache.begin(1);
+    cpu_.mla_attention(out.cpu(), q.cpu(), latent.cpu(), cache.cpu_pages(), cache.cpu_batch(), kv_b.view, a);
     const float* partials = ws.absorbed.partials.data();
-    gpu::mla_attention(nullptr, gpu().stream(), ws, out.gpu(), q.gpu(), latent.gpu(), cache.gpu_view, dkv_b, a);
+    gpu::mla_attention(nullptr, gpu().stream(), ws, out.gpu(), q.gpu(), latent.gpu(), l0.gpu().data, width, dkv_b,
+                       absorbed_chunk(a, prefix));
     EXPECT_LE(out.error(gpu()), op_tolerance);
     EXPECT_EQ(ws.w.capacity(), 0u) << "kv_b decoded to fp32";
     if (prefix == 40) EXPECT_EQ(ws.absorbed.partials.data(), partials) << "the scratch only grows";
@@ -129,11 +150,13 @@ TEST_F(CudaOps, MlaDecodeRowsFitTheSharedMemoryOrRefuse) {
   EXPECT_EQ(gpu::detail::mla_decode_block_rows(48, 48 * 1024), 16);
   // A rank above the kernel's 512 is refused with a sentence, not run wrong.
   const int heads = 1, nope = 8, rope = 8, v = 8, rank = 520;
-  LatentCachePair cache(gpu(), 4, rank + rope);
+  KvTwin cache(cpu_, gpu(), {rank + rope, 0, cfg::Mixer::full, 0});
+  cache.begin(1);
   auto kv_b = make_weight(DType::bf16, {heads * (nope + v), rank}, 1401);
   Twin q(gpu(), 1, nope + rope, 1402), latent(gpu(), 1, rank + rope, 1403), out(gpu(), 1, v, 1404);
-  const MlaArgs a{heads, nope, rope, v, rank, 0.25f, 0, true};
-  EXPECT_THROW(gpu().mla_attention(out.gpu(), q.gpu(), latent.gpu(), cache.gpu_view, gpu().upload(kv_b.view), a),
+  const MlaArgs a{heads, nope, rope, v, rank, 0.25f, true};
+  EXPECT_THROW(gpu().mla_attention(out.gpu(), q.gpu(), latent.gpu(), cache.gpu_pages(), cache.gpu_batch(),
+                                   gpu().upload(kv_b.view), a),
                Unsupported);
 }
 

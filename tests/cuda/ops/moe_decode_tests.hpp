@@ -24,10 +24,12 @@ void expect_moe_matches(gpu::Backend& gpu, cpu::Backend& cpu, std::span<const Ex
   gpu::DeviceBuffer<int> gids;
   gpu.copy_from_host(gids, std::span<const int>(ids));
   Twin x(gpu, t, hidden, seed + 1), out(gpu, t, hidden, seed + 2);
-  cpu.moe_experts(out.cpu(), x.cpu(), MatrixView<const int, Host>(ids.data(), t, k), weights.cpu(), host, f,
+  const auto cpu_experts = cpu.prepare_experts({host.begin(), host.end()}, hidden, f);
+  const auto gpu_experts = gpu.prepare_experts({device.begin(), device.end()}, hidden, f);
+  cpu.moe_experts(out.cpu(), x.cpu(), {MatrixView<const int, Host>(ids.data(), t, k), weights.cpu()}, cpu_experts, f,
                   input_scale);
-  gpu.moe_experts(out.gpu(), x.gpu(), MatrixView<const int, Device>(gids.data(), t, k), weights.gpu(), device, f,
-                  input_scale);
+  gpu.moe_experts(out.gpu(), x.gpu(), {MatrixView<const int, Device>(gids.data(), t, k), weights.gpu()}, gpu_experts,
+                  f, input_scale);
   EXPECT_LE(out.error(gpu), op_tolerance);
 }
 

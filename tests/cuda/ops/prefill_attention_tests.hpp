@@ -3,7 +3,7 @@
 // The prefill path of gpu::attention (flash_attention.cuh: tiles of query rows with every query
 // head of one KV head, key tiles staged in shared memory, an online softmax per row): token
 // counts one under and one over a block's tile of tokens, GQA groups 1 to 48 (dividing the 32-row
-// tile or not), every mask, sinks, ring caches that wrapped, a chunk after a filled cache,
+// tile or not), every mask, sinks, windows whose early pages were freed, a chunk after a filled cache,
 // v_dim != head_dim and head dims up to 256, all against the CPU backend.
 
 namespace {
@@ -32,19 +32,19 @@ TEST_F(CudaOps, PrefillAttentionTilesQueriesAndGroupsTheHeads) {
   for (const auto& c : cases) run_cached_attention_case(cpu_, gpu(), c, seed += 10, /*decode=*/false);
 }
 
-TEST_F(CudaOps, PrefillAttentionMasksOnWrappedRingsWithSinks) {
+TEST_F(CudaOps, PrefillAttentionMasksOverFreedWindowPagesWithSinks) {
   using M = cfg::Mixer;
   const CachedAttentionCase cases[] = {
-      // sliding (gpt-oss): the window counts the query itself; rings of capacity = window
+      // sliding (gpt-oss): the window counts the query itself; the pages that left the window freed
       {"sliding 16, 70-token prefill, group 4, sinks", 8, 2, 64, 64, M::sliding, 16, true, 0, 70},
-      {"sliding 24 after a wrapped ring, group 8, sinks", 8, 1, 64, 64, M::sliding, 24, true, 50, 40},
-      {"sliding 7 after a wrapped ring, group 1", 2, 2, 64, 64, M::sliding, 7, false, 20, 33},
+      {"sliding 24 after a freed pages, group 8, sinks", 8, 1, 64, 64, M::sliding, 24, true, 50, 40},
+      {"sliding 7 after a freed pages, group 1", 2, 2, 64, 64, M::sliding, 7, false, 20, 33},
       {"sliding 32 = one key tile, group 1, sinks", 2, 2, 64, 64, M::sliding, 32, true, 40, 65},
       {"sliding 33, group 4", 8, 2, 64, 64, M::sliding, 33, false, 0, 90},
       {"sliding window wider than the context", 4, 1, 64, 64, M::sliding, 500, true, 10, 40},
       // chunked (Llama 4): a query sees its own chunk only
       {"chunked 8, prefill, group 5", 10, 2, 64, 64, M::chunked, 8, false, 0, 37},
-      {"chunked 40 from the middle of a chunk on a wrapped ring", 8, 2, 64, 64, M::chunked, 40, true, 70, 45},
+      {"chunked 40 from the middle of a chunk on a freed pages", 8, 2, 64, 64, M::chunked, 40, true, 70, 45},
       {"chunked 32 = one key tile, group 8, sinks", 8, 1, 128, 128, M::chunked, 32, true, 100, 20},
       {"chunked 50, group 1, 3 chunks", 2, 2, 64, 64, M::chunked, 50, false, 0, 130},
   };
@@ -67,15 +67,15 @@ TEST_F(CudaOps, PrefillAttentionWideAndUnequalHeadDims) {
 }
 
 TEST_F(CudaOps, PrefillAttentionRowsPerBlockFit48KB) {
-  AttentionArgs a{8, 8, 128, 128, 0.1f, cfg::Mixer::full, 0, nullptr, 0};
+  AttentionArgs a{8, 8, 128, 128, 0.1f, cfg::Mixer::full, 0, nullptr};
   EXPECT_EQ(gpu::detail::flash_block_rows(a), 32);
   a.kv_heads = 2;  // group 4: 8 tokens
   EXPECT_EQ(gpu::detail::flash_block_rows(a), 32);
-  a = {10, 2, 64, 64, 0.1f, cfg::Mixer::full, 0, nullptr, 0};  // group 5: 6 whole tokens
+  a = {10, 2, 64, 64, 0.1f, cfg::Mixer::full, 0, nullptr};  // group 5: 6 whole tokens
   EXPECT_EQ(gpu::detail::flash_block_rows(a), 30);
-  a = {16, 2, 192, 128, 0.1f, cfg::Mixer::full, 0, nullptr, 0};  // group 8: 3 tokens
+  a = {16, 2, 192, 128, 0.1f, cfg::Mixer::full, 0, nullptr};  // group 8: 3 tokens
   EXPECT_EQ(gpu::detail::flash_block_rows(a), 24);
-  a = {16, 1, 256, 256, 0.1f, cfg::Mixer::full, 0, nullptr, 0};  // group 16 > 11 rows
+  a = {16, 1, 256, 256, 0.1f, cfg::Mixer::full, 0, nullptr};  // group 16 > 11 rows
   EXPECT_EQ(gpu::detail::flash_block_rows(a), 11);
   a.kv_heads = 4;  // group 4: 2 tokens
   EXPECT_EQ(gpu::detail::flash_block_rows(a), 8);

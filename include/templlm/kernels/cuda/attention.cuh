@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /// \file kernels/cuda/attention.cuh
-/// Attention for one sequence chunk and the KV-cache store, the device twins of
-/// kernels/cpu/attention.hpp (same masks, sinks, ring caches through KvLayerView::slot, keys of
+/// Attention for one sequence chunk and the batched KV-cache store, the device twins of
+/// kernels/cpu/attention.hpp (same masks, sinks, paged caches through KvLayerView::slot, keys of
 /// the chunk itself read from k_new/v_new, masks from first_visible_key in core/op_args.hpp, the
 /// CPU's own definition). Two paths:
 /// - prefill (many query rows): flash_attention.cuh, tiled over query rows and keys, the query
@@ -23,6 +23,7 @@
 #include "../../core/op_args.hpp"
 #include "../../core/tensor.hpp"
 #include "check.cuh"
+#include "chunk_view.cuh"
 #include "device_buffer.cuh"
 #include "flash_attention.cuh"
 #include "launch.cuh"
@@ -90,7 +91,7 @@ struct DecodeParams {
 /// rows with lanes across keys and updates their online softmax; then the tile of values is
 /// staged and each thread accumulates its value dims for every row.
 __global__ void __launch_bounds__(decode_threads)
-    decode_attention_kernel(AttentionParams p, KvLayerView cache, AttentionArgs a, DecodeParams d) {
+    decode_attention_kernel(AttentionParams p, KvLayerView cache, ChunkAttentionArgs a, DecodeParams d) {
   extern __shared__ float decode_shared[];
   const int group = a.heads / a.kv_heads, dk = a.head_dim, dv = a.v_dim;
   const int stride = decode_stride(dk, dv);
@@ -265,7 +266,7 @@ __global__ void __launch_bounds__(decode_threads)
 /// The decode path for n query rows (decode_attention_applies). The partials live in `scratch`,
 /// the backend's grow-only buffer: no allocation per step once it has reached the longest context.
 inline void decode_attention(cudaStream_t stream, DeviceBuffer<float>& scratch, const AttentionParams& p,
-                             const KvLayerView& cache, const AttentionArgs& a, std::int64_t n) {
+                             const KvLayerView& cache, const ChunkAttentionArgs& a, std::int64_t n) {
   const int group = a.heads / a.kv_heads;
   const int rows = static_cast<int>(std::min<std::int64_t>(decode_block_rows(a), n * group));
   const std::int64_t row_blocks = ceil_div(n * group, rows);
@@ -293,15 +294,19 @@ inline void decode_attention(cudaStream_t stream, DeviceBuffer<float>& scratch, 
   launch_check("decode_merge_kernel");
 }
 
-/// grid (tokens - first); threads over the k and v widths.
-__global__ void kv_store_kernel(KvLayerView cache, const float* k_new, std::int64_t k_stride,
-                                const float* v_new, std::int64_t v_stride, std::int64_t start,
-                                std::int64_t first) {
-  const std::int64_t t = first + blockIdx.x, slot = cache.slot(start + t);
-  for (std::int64_t c = threadIdx.x; c < cache.k_width; c += blockDim.x)
-    cache.k[slot * cache.k_width + c] = k_new[t * k_stride + c];
-  for (std::int64_t c = threadIdx.x; c < cache.v_width; c += blockDim.x)
-    cache.v[slot * cache.v_width + c] = v_new[t * v_stride + c];
+/// grid (rows); threads over the k and v widths. Row r is position start + r - first_row of its
+/// chunk; positions whose page is not allocated (out of every window) are not stored.
+__global__ void kv_store_kernel(KvPages<float, Device> cache, KvBatch batch, const float* k_new,
+                                std::int64_t k_stride, const float* v_new, std::int64_t v_stride) {
+  const std::int64_t r = blockIdx.x;
+  const int c = batch.device_row_chunk[r];
+  const StepChunk ch = batch.device_chunks[c];
+  const std::int64_t slot = batch.tables.slot(c, ch.start + r - ch.first_row);
+  if (slot < 0) return;
+  for (std::int64_t i = threadIdx.x; i < cache.k_width; i += blockDim.x)
+    cache.k[slot * cache.k_width + i] = k_new[r * k_stride + i];
+  for (std::int64_t i = threadIdx.x; i < cache.v_width; i += blockDim.x)
+    cache.v[slot * cache.v_width + i] = v_new[r * v_stride + i];
 }
 
 }  // namespace detail
@@ -312,7 +317,7 @@ __global__ void kv_store_kernel(KvLayerView cache, const float* k_new, std::int6
 inline void attention(cudaStream_t stream, DeviceBuffer<float>& scratch, MatrixView<float, Device> out,
                       MatrixView<const float, Device> q, MatrixView<const float, Device> k_new,
                       MatrixView<const float, Device> v_new, const KvLayerView& cache,
-                      const AttentionArgs& a) {
+                      const ChunkAttentionArgs& a) {
   const std::int64_t n = q.rows;
   check(q.cols == std::int64_t(a.heads) * a.head_dim &&
             out.cols == std::int64_t(a.heads) * a.v_dim && out.rows == n && k_new.rows == n &&
@@ -333,18 +338,16 @@ inline void attention(cudaStream_t stream, DeviceBuffer<float>& scratch, MatrixV
   detail::flash_attention(stream, p, cache, a, n);
 }
 
-/// Stores the chunk's keys and values (positions start .. start + n - 1); a ring cache keeps
-/// only the last `capacity` of them.
-inline void kv_store(cudaStream_t stream, const KvLayerView& cache, MatrixView<const float, Device> k_new,
-                     MatrixView<const float, Device> v_new, std::int64_t start) {
-  const std::int64_t n = k_new.rows;
-  check(k_new.cols >= cache.k_width && v_new.cols >= cache.v_width && v_new.rows == n,
+/// Stores every row of the step at its position in its chunk's pages (one launch for the batch;
+/// v_new is not read when the cache has no values).
+inline void kv_store(cudaStream_t stream, const KvPages<float, Device>& cache, const KvBatch& batch,
+                     MatrixView<const float, Device> k_new, MatrixView<const float, Device> v_new) {
+  check(k_new.rows == batch.rows && k_new.cols >= cache.k_width &&
+            (cache.v_width == 0 || (v_new.rows == batch.rows && v_new.cols >= cache.v_width)),
         "templlm: kv_store: shapes disagree");
-  const std::int64_t first = cache.ring ? std::max<std::int64_t>(0, n - cache.capacity) : 0;
-  check(cache.ring || start + n <= cache.capacity, "templlm: kv cache overflow");
-  if (n - first <= 0) return;
-  detail::kv_store_kernel<<<detail::grid_dim(n - first, detail::max_grid_x, "kv_store"), 256, 0, stream>>>(
-      cache, k_new.data, k_new.stride, v_new.data, v_new.stride, start, first);
+  if (batch.rows == 0) return;
+  detail::kv_store_kernel<<<detail::grid_dim(batch.rows, detail::max_grid_x, "kv_store"), 256, 0, stream>>>(
+      cache, batch, k_new.data, k_new.stride, v_new.data, v_new.stride);
   launch_check("kv_store_kernel");
 }
 

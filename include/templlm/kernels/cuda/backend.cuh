@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /// \file kernels/cuda/backend.cuh
-/// The CUDA backend: the op vocabulary of kernels/cpu/backend.hpp (same member functions, same
-/// meaning) on one CUDA stream of one device. It owns the uploaded weights, a cuBLAS handle and
+/// The CUDA backend: the contract of core/backend.hpp (the same member functions and meaning as
+/// kernels/cpu/backend.hpp) on one CUDA stream of one device. It owns the uploaded weights, a cuBLAS handle and
 /// the scratch that host-side arguments (token ids, positions, RoPE frequencies) are copied into;
 /// all scratch only grows. Every op is asynchronous on the stream except copy_to_host and
 /// synchronize; host memory passed in may be reused as soon as a call returns.
@@ -18,15 +18,17 @@
 #include <optional>
 #include <span>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
+#include "../../core/backend.hpp"
 #include "../../core/config.hpp"
+#include "../../core/kv.hpp"
 #include "../../core/mla_args.hpp"
 #include "../../core/op_args.hpp"
 #include "../../core/tensor.hpp"
 #include "attention.cuh"
 #include "check.cuh"
+#include "chunk_view.cuh"
 #include "device_buffer.cuh"
 #include "elementwise.cuh"
 #include "grouped_router.cuh"
@@ -91,16 +93,64 @@ class Backend {
   /// MXFP4 stay compressed with their scales. Of a row selection only the rows it spans are
   /// copied; unquantised transposed or strided views are compacted to [out, in] rows on the way.
   WeightView<Device> upload(const WeightView<Host>& w) { return gpu::upload(w, weights_); }
-  /// A small weight (norm, bias, sinks) decoded once to fp32; a device pointer.
-  const float* upload_f32(const WeightView<Host>& w) {
-    if (w.empty()) return nullptr;
+  /// A small weight (norm, bias, sinks) decoded once to fp32, in device memory.
+  VectorView<const float, Device> upload_f32(const WeightView<Host>& w) {
+    if (w.empty()) return {};
     std::deque<DeviceBuffer<std::byte>> stored_bytes;  // the stored copy, freed once decoded
     const WeightView<Device> stored = gpu::upload(w, stored_bytes);
     const std::int64_t cols = w.cols(), rows = cols == 0 ? 0 : w.numel() / cols;
     auto& buf = vectors_.emplace_back(static_cast<std::size_t>(rows * cols));
     gpu::decode_rows(stream_, buf.data(), stored, 0, rows);
     synchronize();
-    return buf.data();
+    return {buf.data(), rows * cols};
+  }
+  /// Values computed at load (deinterleaved biases) copied to the device, as an fp32 weight.
+  WeightView<Device> own(std::span<const float> values) {
+    auto& buf = vectors_.emplace_back(values.size());
+    if (!values.empty())
+      cuda_check(cudaMemcpy(buf.data(), values.data(), values.size_bytes(), cudaMemcpyHostToDevice),
+                 "cudaMemcpy (own)");
+    WeightView<Device> w;
+    w.dtype = DType::f32;
+    w.rank = 1;
+    w.shape[0] = std::int64_t(values.size());
+    w.data = reinterpret_cast<const std::byte*>(buf.data());
+    return w;
+  }
+  /// The RoPE frequencies on the device, once for the model's lifetime.
+  RopeView<Device> prepare_rope(const RopeTable& t) {
+    const WeightView<Device> w = own(t.inv_freq);
+    return {reinterpret_cast<const float*>(w.data), int(t.inv_freq.size()), t.attention_factor, t.layout};
+  }
+  /// One layer's routed experts: validated and their device table built once, at load.
+  struct Experts {
+    DeviceBuffer<ExpertDeviceWeights> device;
+    ExpertTable table;
+  };
+  Experts prepare_experts(std::vector<ExpertWeights> experts, std::int64_t hidden, const cfg::SwiGlu& f) {
+    Experts out;
+    out.table = expert_table(experts, hidden, f, out.device);
+    return out;
+  }
+  /// Grows buf to n elements keeping its contents (the KV pool's storage).
+  template <class T>
+  void grow(Buffer<T>& buf, std::size_t n) {
+    if (n <= buf.size()) return;
+    Buffer<T> bigger(n);
+    if (buf.size() > 0)
+      cuda_check(cudaMemcpyAsync(bigger.data(), buf.data(), buf.size() * sizeof(T), cudaMemcpyDeviceToDevice, stream_),
+                 "cudaMemcpyAsync (grow)");
+    synchronize();  // the old block is freed below
+    buf = std::move(bigger);
+  }
+  /// dst = src, element for element (same shape; copy on write of a KV page).
+  template <class T>
+  void copy(MatrixView<T, Device> dst, MatrixView<const T, Device> src) {
+    check(dst.rows == src.rows && dst.cols == src.cols, "templlm: copy: shapes disagree");
+    if (src.rows > 0 && src.cols > 0)
+      cuda_check(cudaMemcpy2DAsync(dst.data, dst.stride * sizeof(T), src.data, src.stride * sizeof(T),
+                                   src.cols * sizeof(T), src.rows, cudaMemcpyDeviceToDevice, stream_),
+                 "cudaMemcpy2DAsync (copy)");
   }
   /// Host values into a backend buffer (token ids, positions).
   template <class T>
@@ -133,39 +183,58 @@ class Backend {
     gpu::linear({.blas = blas_, .scratch = &decode_scratch_, .precision = precision_, .lt = &lt_, .gemv = &gemv_},
                 stream_, y, x, w, bias);
   }
-  void rms_norm(MatrixView<float, Device> y, MatrixView<const float, Device> x, const float* w, float eps) {
-    gpu::rms_norm(stream_, y, x, w, eps);
+  /// w empty: weightless (Llama 4's L2 q/k norm).
+  void rms_norm(MatrixView<float, Device> y, MatrixView<const float, Device> x, VectorView<const float, Device> w,
+                float eps) {
+    check(w.empty() || w.size == x.cols, "templlm: rms_norm: weight length disagrees");
+    gpu::rms_norm(stream_, y, x, w.data, eps);
   }
-  void rope(MatrixView<float, Device> x, int heads, int head_dim, std::span<const int> positions,
-            const RopeTable& table) {
-    check(std::int64_t(positions.size()) == x.rows, "templlm: rope: shapes disagree");
-    gpu::rope(stream_, x, heads, head_dim, device_positions(positions),
-              device_inv_freq(table.inv_freq), static_cast<int>(table.inv_freq.size()),
-              table.attention_factor, table.layout);
+  void rope(MatrixView<float, Device> x, int heads, int head_dim, const Positions<Device>& positions,
+            const RopeView<Device>& table) {
+    check(positions.size() == x.rows, "templlm: rope: shapes disagree");
+    gpu::rope(stream_, x, heads, head_dim, positions.data, table.inv_freq, table.half, table.attention_factor,
+              table.layout);
   }
   /// Llama 4 temperature tuning on NoPE layers: q *= log1p(floor((p + 1) / floor_scale)) * s + 1.
-  void scale_rows_by_position(MatrixView<float, Device> x, std::span<const int> positions,
+  void scale_rows_by_position(MatrixView<float, Device> x, const Positions<Device>& positions,
                               float floor_scale, float attn_scale) {
-    check(std::int64_t(positions.size()) == x.rows, "templlm: scale_rows_by_position: shapes disagree");
-    gpu::scale_rows_by_position(stream_, x, device_positions(positions), floor_scale, attn_scale);
+    check(positions.size() == x.rows, "templlm: scale_rows_by_position: shapes disagree");
+    gpu::scale_rows_by_position(stream_, x, positions.data, floor_scale, attn_scale);
   }
+  /// The whole step: each chunk's rows run the decode or flash kernel over its pages. The fp32
+  /// cache only (a bf16 cache on the GPU is the next step, docs/backends.md).
+  template <class T>
+    requires std::same_as<T, float>
   void attention(MatrixView<float, Device> out, MatrixView<const float, Device> q,
                  MatrixView<const float, Device> k_new, MatrixView<const float, Device> v_new,
-                 const KvLayerView& cache, const AttentionArgs& a) {
-    gpu::attention(stream_, attention_scratch_, out, q, k_new, v_new, cache, a);
+                 const KvPages<T, Device>& cache, const KvBatch& batch, const AttentionArgs& a) {
+    check(q.rows == batch.rows && out.rows == batch.rows && k_new.rows == batch.rows && v_new.rows == batch.rows,
+          "templlm: attention: shapes disagree");
+    for (std::size_t c = 0; c < batch.chunks.size(); ++c) {
+      const StepChunk& ch = batch.chunks[c];
+      ChunkAttentionArgs args;
+      static_cast<AttentionArgs&>(args) = a;
+      args.start = ch.start;
+      auto rows = [&](auto m) { return m.row_range(ch.first_row, ch.tokens); };
+      gpu::attention(stream_, attention_scratch_, rows(out), rows(q), rows(k_new), rows(v_new),
+                     chunk_view(cache, batch, int(c)), args);
+    }
   }
-  void kv_store(const KvLayerView& cache, MatrixView<const float, Device> k_new,
-                MatrixView<const float, Device> v_new, std::int64_t start) {
-    gpu::kv_store(stream_, cache, k_new, v_new, start);
+  template <class T>
+    requires std::same_as<T, float>
+  void kv_store(const KvPages<T, Device>& cache, const KvBatch& batch, MatrixView<const float, Device> k_new,
+                MatrixView<const float, Device> v_new) {
+    gpu::kv_store(stream_, cache, batch, k_new, v_new);
   }
   void route_topk(MatrixView<int, Device> ids, MatrixView<float, Device> weights,
                   MatrixView<const float, Device> logits, const cfg::TopK& r) {
     gpu::route_topk(stream_, ids, weights, logits, r);
   }
-  void moe_experts(MatrixView<float, Device> out, MatrixView<const float, Device> x,
-                   MatrixView<const int, Device> ids, MatrixView<const float, Device> weights,
-                   std::span<const ExpertWeights> experts, const cfg::SwiGlu& f, bool input_scale) {
-    gpu::moe_experts(stream_, moe_, out, x, ids, weights, expert_table(experts, x.cols, f), f, input_scale);
+  void moe_experts(MatrixView<float, Device> out, MatrixView<const float, Device> x, const Routing<Device>& routing,
+                   const Experts& experts, const cfg::SwiGlu& f, bool input_scale) {
+    check(experts.table.hidden == x.cols && experts.table.intermediate == f.intermediate,
+          "templlm: moe_experts: the experts were prepared for other shapes");
+    gpu::moe_experts(stream_, moe_, out, x, routing.ids, routing.weights, experts.table, f, input_scale);
   }
   /// out = down(act(gate(x), up(x))).
   void gated_ffn(MatrixView<float, Device> out, MatrixView<const float, Device> x, const ExpertWeights& w,
@@ -181,25 +250,23 @@ class Backend {
   }
   // DeepSeek-V3 (mla.cuh, grouped_router.cuh, rope.cuh).
   void rope_part(MatrixView<float, Device> x, int heads, int head_stride, int offset,
-                 std::span<const int> positions, const RopeTable& table) {
-    check(std::int64_t(positions.size()) == x.rows, "templlm: rope_part: shapes disagree");
-    gpu::rope_part(stream_, x, heads, head_stride, offset, device_positions(positions),
-                   device_inv_freq(table.inv_freq), static_cast<int>(table.inv_freq.size()),
+                 const Positions<Device>& positions, const RopeView<Device>& table) {
+    check(positions.size() == x.rows, "templlm: rope_part: shapes disagree");
+    gpu::rope_part(stream_, x, heads, head_stride, offset, positions.data, table.inv_freq, table.half,
                    table.attention_factor, table.layout);
   }
+  template <class T>
+    requires std::same_as<T, float>
   void mla_attention(MatrixView<float, Device> out, MatrixView<const float, Device> q,
-                     MatrixView<const float, Device> latent_new, const KvLayerView& cache,
-                     const WeightView<Device>& kv_b, const MlaArgs& a) {
-    gpu::mla_attention(blas_, stream_, mla_, out, q, latent_new, cache, kv_b, a);
+                     MatrixView<const float, Device> latent_new, const KvPages<T, Device>& cache,
+                     const KvBatch& batch, const WeightView<Device>& kv_b, const MlaArgs& a) {
+    gpu::mla_attention_batch(blas_, stream_, mla_, out, q, latent_new, cache, batch, kv_b, a);
   }
-  void mla_store(const KvLayerView& cache, MatrixView<const float, Device> latent_new, std::int64_t start) {
-    gpu::mla_store(stream_, cache, latent_new, start);
-  }
-  /// bias: [E] from upload_f32, or null.
+  /// bias: [E] from upload_f32, or empty.
   void route_grouped_topk(MatrixView<int, Device> ids, MatrixView<float, Device> weights,
-                          MatrixView<const float, Device> logits, const float* bias,
+                          MatrixView<const float, Device> logits, VectorView<const float, Device> bias,
                           const cfg::GroupedTopK& r) {
-    gpu::route_grouped_topk(stream_, ids, weights, logits, bias, r);
+    gpu::route_grouped_topk(stream_, ids, weights, logits, bias.data, r);
   }
   /// dst row r = src row s (gathering the rows that get logits).
   void copy_row(MatrixView<float, Device> dst, std::int64_t r, MatrixView<const float, Device> src,
@@ -219,24 +286,9 @@ class Backend {
   }
 
  private:
-  /// Positions are the same for every layer of a forward (and for q and k): upload on change.
-  const int* device_positions(std::span<const int> positions) {
-    if (!std::equal(positions.begin(), positions.end(), positions_host_.begin(), positions_host_.end())) {
-      positions_host_.assign(positions.begin(), positions.end());
-      copy_from_host(positions_, positions);
-    }
-    return positions_.data();
-  }
-  /// One model's RoPE table is constant: upload on change.
-  const float* device_inv_freq(std::span<const float> inv_freq) {
-    if (!std::equal(inv_freq.begin(), inv_freq.end(), inv_freq_host_.begin(), inv_freq_host_.end())) {
-      inv_freq_host_.assign(inv_freq.begin(), inv_freq.end());
-      copy_from_host(inv_freq_, inv_freq);
-    }
-    return inv_freq_.data();
-  }
-  /// The device table of an expert list, built on first use and rebuilt if the list changes.
-  ExpertTable expert_table(std::span<const ExpertWeights> experts, std::int64_t hidden, const cfg::SwiGlu& f) {
+  /// The device table of an expert list, validated and built once by prepare_experts.
+  static ExpertTable expert_table(std::span<const ExpertWeights> experts, std::int64_t hidden, const cfg::SwiGlu& f,
+                                  DeviceBuffer<ExpertDeviceWeights>& device) {
     check(!experts.empty(), "templlm: moe_experts: no experts");
     std::vector<ExpertDeviceWeights> table(experts.size());
     const WeightPath path = weight_path(experts[0].gate);
@@ -260,21 +312,12 @@ class Backend {
       table[e] = {device_weight(x.gate),      device_weight(x.up),      device_weight(x.down),
                   device_weight(x.gate_bias), device_weight(x.up_bias), device_weight(x.down_bias)};
     }
-    auto& entry = expert_tables_[experts.data()];
-    if (entry.host != table) {
-      entry.host = table;
-      entry.device.resize(table.size());
-      cuda_check(cudaMemcpyAsync(entry.device.data(), table.data(), table.size() * sizeof(ExpertDeviceWeights),
-                                 cudaMemcpyHostToDevice, stream_),
-                 "cudaMemcpyAsync (expert table)");
-    }
-    return {entry.device.data(), static_cast<int>(experts.size()), path, hidden, f.intermediate, gemv};
+    device.resize(table.size());
+    cuda_check(cudaMemcpy(device.data(), table.data(), table.size() * sizeof(ExpertDeviceWeights),
+                          cudaMemcpyHostToDevice),
+               "cudaMemcpy (expert table)");
+    return {device.data(), static_cast<int>(experts.size()), path, hidden, f.intermediate, gemv};
   }
-
-  struct TableEntry {
-    std::vector<ExpertDeviceWeights> host;
-    DeviceBuffer<ExpertDeviceWeights> device;
-  };
 
   int device_;
   Precision precision_;
@@ -282,12 +325,9 @@ class Backend {
   cublasHandle_t blas_ = nullptr;
   std::deque<DeviceBuffer<std::byte>> weights_;  // deque: views stay valid as it grows
   std::deque<DeviceBuffer<float>> vectors_;
-  DeviceBuffer<int> ids_, positions_;
-  DeviceBuffer<float> inv_freq_, decode_scratch_, ffn_scratch_;
+  DeviceBuffer<int> ids_;
+  DeviceBuffer<float> decode_scratch_, ffn_scratch_;
   DeviceBuffer<float> attention_scratch_;  // split-KV decode partials (attention.cuh)
-  std::vector<int> positions_host_;
-  std::vector<float> inv_freq_host_;
-  std::unordered_map<const void*, TableEntry> expert_tables_;
   MoeWorkspace moe_;
   MlaWorkspace mla_;
   SamplingWorkspace sampling_;
@@ -296,3 +336,6 @@ class Backend {
 };
 
 }  // namespace templlm::gpu
+
+static_assert(templlm::Backend<templlm::gpu::Backend>,
+              "templlm: the CUDA backend must satisfy the contract of core/backend.hpp");

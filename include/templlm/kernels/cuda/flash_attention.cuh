@@ -9,7 +9,7 @@
 ///   all of its rows. A group wider than a block splits one token over several blocks.
 /// - the block walks key tiles of flash_tile keys from the first key any of its rows can see
 ///   (first_visible_key of core/op_args.hpp, the CPU's definition) to its last token; keys before
-///   the chunk from the cache through KvLayerView::slot (ring caches included), the chunk's own
+///   the chunk from its pages through KvLayerView::slot (chunk_view.cuh), the chunk's own
 ///   from k_new/v_new. Per tile: scores S = q k^T (each thread a 4-row x 2-key patch), then per
 ///   row a masked online softmax (a warp per row, lane = key: running max, sum and rescale
 ///   factor), then O = O * rescale + P v (each thread a 4-row x DimSlots-dim patch in registers).
@@ -26,6 +26,7 @@
 
 #include "../../core/op_args.hpp"
 #include "check.cuh"
+#include "chunk_view.cuh"
 #include "launch.cuh"
 
 namespace templlm::gpu::detail {
@@ -94,7 +95,7 @@ inline int flash_block_rows(const AttentionArgs& a) {
 /// (token, head) = (x / group, g * group + x % group) with x = b * block_rows + r.
 template <int DimSlots>
 __global__ void __launch_bounds__(flash_threads)
-    flash_attention_kernel(AttentionParams p, KvLayerView cache, AttentionArgs a, std::int64_t n, int block_rows) {
+    flash_attention_kernel(AttentionParams p, KvLayerView cache, ChunkAttentionArgs a, std::int64_t n, int block_rows) {
   extern __shared__ float flash_shared[];
   __shared__ FlashSharedStorage s;
   const int group = a.heads / a.kv_heads, dk = a.head_dim, dv = a.v_dim;
@@ -252,7 +253,7 @@ __global__ void __launch_bounds__(flash_threads)
 /// The prefill path for n query tokens: one launch, the kernel instantiated for the value dims
 /// (DimSlots = 4, 8, 16 for v_dim up to 64, 128, 256) so small heads keep fewer registers.
 inline void flash_attention(cudaStream_t stream, const AttentionParams& p, const KvLayerView& cache,
-                            const AttentionArgs& a, std::int64_t n) {
+                            const ChunkAttentionArgs& a, std::int64_t n) {
   const int group = a.heads / a.kv_heads;
   const int rows = static_cast<int>(std::min<std::int64_t>(flash_block_rows(a), n * group));
   const dim3 grid(grid_dim(ceil_div(n * group, rows), max_grid_x, "attention"),

@@ -21,6 +21,7 @@
 #include "../../core/tensor.hpp"
 #include "attention.cuh"
 #include "check.cuh"
+#include "chunk_view.cuh"
 #include "device_buffer.cuh"
 #include "launch.cuh"
 #include "linear.cuh"
@@ -32,6 +33,7 @@ namespace templlm::gpu {
 struct MlaWorkspace {
   DeviceBuffer<float> w;         // expanded form: kv_b decoded, [heads * (nope + v), rank]
   DeviceBuffer<float> kv;        // expanded form: [positions, heads * (nope + v)]
+  DeviceBuffer<float> cached;    // the chunk's cached latents gathered from their pages [start, width]
   MlaDecodeWorkspace absorbed;   // absorbed form (mla_decode.cuh)
 };
 
@@ -62,7 +64,7 @@ __host__ __device__ constexpr std::int64_t mla_shared_floats(const MlaArgs& a) {
 
 /// grid (heads, tokens); block mla_warps warps. Keys [k_nope_h, k_pe] against [q_nope, q_pe],
 /// values v_h.
-__global__ void __launch_bounds__(mla_warps * 32) mla_expanded_kernel(MlaParams p, MlaArgs a) {
+__global__ void __launch_bounds__(mla_warps * 32) mla_expanded_kernel(MlaParams p, ChunkMlaArgs a) {
   __shared__ float m_warp[mla_warps], l_warp[mla_warps];
   extern __shared__ float mla_shared[];
   const int qdim = a.nope + a.rope, vdim = a.v;
@@ -117,23 +119,21 @@ __global__ void __launch_bounds__(mla_warps * 32) mla_expanded_kernel(MlaParams 
 }  // namespace detail
 
 /// out [T, heads * v] from q [T, heads * (nope + rope)] (rope part already rotated), the chunk's
-/// latents [T, rank + rope] and the cache's positions before a.start (kernels/cpu/mla.hpp).
+/// latents [T, rank + rope] and its cached positions before a.start as contiguous rows `cache`
+/// (cache_stride floats apart; mla_attention_batch gathers them from the pages) (kernels/cpu/mla.hpp).
 /// kv_b: [heads * (nope + v), rank] in any stored form the device decodes. a.absorbed picks the
 /// form, as on the CPU.
 inline void mla_attention(cublasHandle_t blas, cudaStream_t stream, MlaWorkspace& ws,
                           MatrixView<float, Device> out, MatrixView<const float, Device> q,
-                          MatrixView<const float, Device> latent_new, const KvLayerView& cache,
-                          const WeightView<Device>& kv_b, const MlaArgs& a) {
+                          MatrixView<const float, Device> latent_new, const float* cache,
+                          std::int64_t cache_stride, const WeightView<Device>& kv_b, const ChunkMlaArgs& a) {
   const std::int64_t n = q.rows, width = a.rank + a.rope, qk = a.nope + a.rope, hv = a.nope + a.v;
   check(q.cols == a.heads * qk && out.cols == std::int64_t(a.heads) * a.v && out.rows == n &&
-            latent_new.rows == n && latent_new.cols == width && cache.k_width == width &&
+            latent_new.rows == n && latent_new.cols == width && cache_stride == width &&
             kv_b.rank == 2 && kv_b.shape[0] == a.heads * hv && kv_b.cols() == a.rank,
         "templlm: mla_attention: shapes disagree");
-  // Both forms read the cache's rows in position order, which a ring would not keep (mla_store
-  // never makes one).
-  check(!cache.ring && a.start <= cache.capacity, "templlm: mla_attention: the latent cache is a ring or too short");
   if (a.absorbed) {
-    detail::mla_absorbed_attention(stream, ws.absorbed, out, q, latent_new, cache, kv_b, a);
+    detail::mla_absorbed_attention(stream, ws.absorbed, out, q, latent_new, cache, cache_stride, kv_b, a);
     return;
   }
   const std::size_t shared = std::size_t(detail::mla_shared_floats(a)) * sizeof(float);
@@ -149,12 +149,12 @@ inline void mla_attention(cublasHandle_t blas, cudaStream_t stream, MlaWorkspace
   decode_rows(stream, ws.w.data(), kv_b, 0, rows);
   ws.kv.resize(static_cast<std::size_t>(positions * rows));
   if (a.start > 0)
-    detail::sgemm_nt(blas, ws.kv.data(), rows, cache.k, cache.k_width, ws.w.data(), a.rank, a.start, rows,
+    detail::sgemm_nt(blas, ws.kv.data(), rows, cache, cache_stride, ws.w.data(), a.rank, a.start, rows,
                      a.rank);
   detail::sgemm_nt(blas, ws.kv.data() + a.start * rows, rows, latent_new.data, latent_new.stride, ws.w.data(),
                    a.rank, n, rows, a.rank);
   const detail::MlaParams p{out.data,          out.stride, q.data,        q.stride,
-                            latent_new.data,   latent_new.stride, cache.k, cache.k_width,
+                            latent_new.data,   latent_new.stride, cache, cache_stride,
                             ws.kv.data()};
   const dim3 grid(detail::grid_dim(a.heads, detail::max_grid_x, "mla_attention"),
                   detail::grid_dim(n, detail::max_grid_yz, "mla_attention"));
@@ -162,19 +162,40 @@ inline void mla_attention(cublasHandle_t blas, cudaStream_t stream, MlaWorkspace
   launch_check("mla_expanded_kernel");
 }
 
-/// Stores the chunk's latents (positions start .. start + n - 1) in the cache's k buffer.
-inline void mla_store(cudaStream_t stream, const KvLayerView& cache, MatrixView<const float, Device> latent_new,
-                      std::int64_t start) {
-  const std::int64_t n = latent_new.rows;
-  check(!cache.ring && start + n <= cache.capacity && latent_new.cols == cache.k_width,
-        "templlm: mla cache overflow or shape mismatch");
-  if (n == 0) return;
-  // kv_store's kernel with no value columns: v_width is 0 for an MLA layer.
-  KvLayerView keys_only = cache;
-  keys_only.v_width = 0;
-  detail::kv_store_kernel<<<detail::grid_dim(n, detail::max_grid_x, "mla_store"), 256, 0, stream>>>(
-      keys_only, latent_new.data, latent_new.stride, nullptr, 0, start, 0);
-  launch_check("kv_store_kernel (mla_store)");
+namespace detail {
+/// grid (start); row j of dst = position j of the chunk, read through its page table.
+__global__ void gather_latents_kernel(float* dst, KvLayerView cache) {
+  const std::int64_t j = blockIdx.x, slot = cache.slot(j);
+  for (std::int64_t i = threadIdx.x; i < cache.k_width; i += blockDim.x)
+    dst[j * cache.k_width + i] = cache.k[slot * cache.k_width + i];
+}
+}  // namespace detail
+
+/// The batched op: for each chunk, its cached latents are gathered from the pages into one
+/// contiguous scratch (a copy of the chunk's latent cache per step; a kernel reading the pages
+/// directly is the next step, docs/backends.md), then the per-chunk forms run on its rows.
+inline void mla_attention_batch(cublasHandle_t blas, cudaStream_t stream, MlaWorkspace& ws,
+                                MatrixView<float, Device> out, MatrixView<const float, Device> q,
+                                MatrixView<const float, Device> latent_new, const KvPages<float, Device>& pages,
+                                const KvBatch& batch, const WeightView<Device>& kv_b, const MlaArgs& args) {
+  check(q.rows == batch.rows && out.rows == batch.rows && latent_new.rows == batch.rows,
+        "templlm: mla_attention: shapes disagree");
+  for (std::size_t c = 0; c < batch.chunks.size(); ++c) {
+    const StepChunk& ch = batch.chunks[c];
+    const KvLayerView view = chunk_view(pages, batch, int(c));
+    if (ch.start > 0) {
+      ws.cached.resize(static_cast<std::size_t>(ch.start * pages.k_width));
+      detail::gather_latents_kernel<<<detail::grid_dim(ch.start, detail::max_grid_x, "mla_attention"), 256, 0,
+                                      stream>>>(ws.cached.data(), view);
+      launch_check("gather_latents_kernel");
+    }
+    ChunkMlaArgs a;
+    static_cast<MlaArgs&>(a) = args;
+    a.start = ch.start;
+    a.absorbed = args.absorb_decode && ch.tokens == 1;
+    auto rows = [&](auto m) { return m.row_range(ch.first_row, ch.tokens); };
+    mla_attention(blas, stream, ws, rows(out), rows(q), rows(latent_new), ws.cached.data(), pages.k_width, kv_b, a);
+  }
 }
 
 }  // namespace templlm::gpu

@@ -22,6 +22,7 @@
 #include "../../core/mla_args.hpp"
 #include "../../core/tensor.hpp"
 #include "check.cuh"
+#include "chunk_view.cuh"
 #include "decode.cuh"
 #include "device_buffer.cuh"
 #include "launch.cuh"
@@ -72,7 +73,7 @@ inline int mla_decode_block_rows(int width, std::int64_t shared_bytes) {
 /// [W_UK,h^T q_nope_h (rank), q_pe_h (rope)].
 template <WeightPath P>
 __global__ void __launch_bounds__(mla_decode_threads)
-    mla_absorb_query_kernel(float* query, const float* q, std::int64_t q_stride, DeviceWeight kv_b, MlaArgs a) {
+    mla_absorb_query_kernel(float* query, const float* q, std::int64_t q_stride, DeviceWeight kv_b, ChunkMlaArgs a) {
   const int h = blockIdx.x;
   const std::int64_t t = blockIdx.y, width = a.rank + a.rope;
   const float* qn = q + t * q_stride + std::int64_t(h) * (a.nope + a.rope);  // (nope + rope)
@@ -104,7 +105,7 @@ struct MlaDecodeParams {
 /// updates their online softmax; then each thread accumulates its latent dims of every row from
 /// the same tile (the latent is the value too).
 __global__ void __launch_bounds__(mla_decode_threads)
-    mla_latent_attention_kernel(MlaDecodeParams d, MlaArgs a) {
+    mla_latent_attention_kernel(MlaDecodeParams d, ChunkMlaArgs a) {
   extern __shared__ float mla_decode_shared[];
   const int width = a.rank + a.rope, stride = mla_tile_stride(width);
   const std::int64_t row0 = std::int64_t(blockIdx.y) * d.rows, rows_left = d.n * a.heads - row0;
@@ -219,7 +220,7 @@ __global__ void __launch_bounds__(mla_decode_threads)
 /// one warp per output dim with lanes across the rank.
 template <WeightPath P>
 __global__ void __launch_bounds__(mla_decode_threads)
-    mla_merge_project_kernel(float* out, std::int64_t out_stride, DeviceWeight kv_b, MlaArgs a,
+    mla_merge_project_kernel(float* out, std::int64_t out_stride, DeviceWeight kv_b, ChunkMlaArgs a,
                              MlaDecodeParams d) {
   __shared__ float factor[mla_decode_threads];
   __shared__ float merged[mla_max_rank];
@@ -271,7 +272,8 @@ __global__ void __launch_bounds__(mla_decode_threads)
 /// cache's positions before a.start, kv_b read where it is stored.
 inline void mla_absorbed_attention(cudaStream_t stream, MlaDecodeWorkspace& ws, MatrixView<float, Device> out,
                                    MatrixView<const float, Device> q, MatrixView<const float, Device> latent_new,
-                                   const KvLayerView& cache, const WeightView<Device>& kv_b, const MlaArgs& a) {
+                                   const float* cache, std::int64_t cache_stride, const WeightView<Device>& kv_b,
+                                   const ChunkMlaArgs& a) {
   const std::int64_t n = q.rows, width = a.rank + a.rope, rows_total = n * a.heads;
   if (a.rank > mla_max_rank)
     throw Unsupported("templlm: mla_attention: the CUDA absorbed kernel handles a latent rank up to " +
@@ -301,7 +303,7 @@ inline void mla_absorbed_attention(cudaStream_t stream, MlaDecodeWorkspace& ws, 
   }
   ws.query.resize(static_cast<std::size_t>(rows_total * width));
   ws.partials.resize(static_cast<std::size_t>(rows_total * partitions * (a.rank + 2)));
-  const MlaDecodeParams d{ws.query.data(), latent_new.data, latent_new.stride, cache.k, cache.k_width,
+  const MlaDecodeParams d{ws.query.data(), latent_new.data, latent_new.stride, cache, cache_stride,
                           ws.partials.data(), n, partitions, rows};
   const dim3 per_row(grid_dim(a.heads, max_grid_x, "mla_attention"), grid_dim(n, max_grid_yz, "mla_attention"));
   const dim3 grid(grid_dim(partitions, max_grid_x, "mla_attention"),
