@@ -16,3 +16,9 @@ run(${WORK_DIR}/build/consumer)
 run(${CMAKE_COMMAND} -S ${HOST_APP_SOURCE} -B ${WORK_DIR}/host_app -DCMAKE_BUILD_TYPE=Release
     -DCMAKE_PREFIX_PATH=${WORK_DIR}/prefix)
 run(${CMAKE_COMMAND} --build ${WORK_DIR}/host_app -j2)
+# examples/out_of_tree adds a mechanism (Qwen2-MoE's gated shared expert) without touching the
+# library: built against the installed package, it must match its transformers fixture.
+run(${CMAKE_COMMAND} -S ${OUT_OF_TREE_SOURCE} -B ${WORK_DIR}/out_of_tree -DCMAKE_BUILD_TYPE=Release
+    -DCMAKE_PREFIX_PATH=${WORK_DIR}/prefix)
+run(${CMAKE_COMMAND} --build ${WORK_DIR}/out_of_tree -j2)
+run(${WORK_DIR}/out_of_tree/out_of_tree_qwen2_moe ${OUT_OF_TREE_FIXTURE})

@@ -30,7 +30,9 @@ namespace templlm::layers {
 template <class M>
 constexpr bool runnable_description() {
   if constexpr (!has_attention<std::remove_cvref_t<decltype(M::attention)>>) return false;
-  else if constexpr (has_moe_layers<M>()) return has_router<std::remove_cvref_t<decltype(M::router)>>;
+  else if constexpr (has_moe_layers<M>())
+    return has_router<std::remove_cvref_t<decltype(M::router)>> &&
+           has_shared_expert<std::remove_cvref_t<decltype(M::shared)>>;
   else return true;
 }
 template <class M>

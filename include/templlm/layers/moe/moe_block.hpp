@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /// \file layers/moe/moe_block.hpp
 /// A mixture-of-experts FFN: router, routed experts summed in ascending expert order, plus the
-/// shared expert(s) when the description has them.
+/// the shared-expert component selected by M::shared (shared_expert.hpp).
 #pragma once
 #include <string>
 #include <vector>
@@ -13,6 +13,7 @@
 #include "../workspace.hpp"
 #include "expert_layout.hpp"
 #include "router.hpp"
+#include "shared_expert.hpp"
 #include "topk.hpp"
 #include "grouped_topk.hpp"
 
@@ -22,8 +23,6 @@ template <class M, class B>
 class MoeBlock {
  public:
   using Space = typename B::space;
-  static constexpr bool has_shared =
-      std::is_same_v<std::remove_cvref_t<decltype(M::shared)>, cfg::SharedExpert>;
   static_assert(std::is_same_v<std::remove_cvref_t<decltype(M::expert)>, cfg::SwiGlu>,
                 "templlm: MoeBlock needs M::expert to be a cfg::SwiGlu");
   static constexpr auto names = M::moe_names;
@@ -31,12 +30,10 @@ class MoeBlock {
 
   /// prefix: "model.layers.N."
   MoeBlock(B& be, const TensorSource& src, const std::string& prefix)
-      : router_(be, src, prefix + std::string(names.block) + "." + std::string(names.router)) {
+      : router_(be, src, prefix + std::string(names.block) + "." + std::string(names.router)),
+        shared_(be, src, prefix + std::string(names.block) + "." + std::string(names.shared) + ".") {
     const std::string block = prefix + std::string(names.block) + ".";
     experts_ = be.prepare_experts(load_routed_experts<M, B>(be, src, block), M::dims.hidden, M::expert);
-    if constexpr (has_shared)
-      shared_ = load_gated_ffn(be, src, block + std::string(names.shared) + ".", M::dims.hidden,
-                               shared_ffn, "gate_proj", "up_proj", "down_proj");
   }
 
   void forward(B& be, Workspace<B>& ws, MatrixView<float, Space> out,
@@ -44,11 +41,7 @@ class MoeBlock {
     const std::int64_t t = x.rows, k = M::router.active;
     const Routing<Space> routing = router_.forward(be, ws, x);
     be.moe_experts(out, x, routing, experts_, M::expert, Router<M, B>::scales_input);
-    if constexpr (has_shared) {  // on the same (unscaled) normed input, added to the routed sum
-      auto shared = be.matrix(ws.shared, t, M::dims.hidden);                 // (T,H)
-      be.gated_ffn(shared, x, shared_, shared_ffn);
-      be.add(out, shared);
-    }
+    shared_.add_to(be, ws, out, x);  // on the same (unscaled) normed input
     if (trace) {
       trace->resize(static_cast<std::size_t>(t * k));
       be.copy_to_host(std::span<int>(*trace), routing.ids);
@@ -56,16 +49,9 @@ class MoeBlock {
   }
 
  private:
-  /// The shared expert(s) as one gated FFN: n shared experts of width I are one MLP of width n*I
-  /// in every released checkpoint (DeepSeek: n_shared_experts * moe_intermediate_size).
-  static constexpr cfg::SwiGlu shared_ffn = [] {
-    if constexpr (has_shared) return cfg::SwiGlu{.intermediate = M::shared.count * M::shared.intermediate};
-    else return cfg::SwiGlu{.intermediate = 0};
-  }();
-
   Router<M, B> router_;
   typename B::Experts experts_;
-  ExpertWeights<Space> shared_;
+  SharedExpert<M, B> shared_;
 };
 
 }  // namespace templlm::layers
