@@ -22,6 +22,8 @@ namespace templlm::io {
 
 /// RAII read-only mapping of one file; movable, not copyable. Spans from `bytes()` stay valid
 /// across moves (the mapping itself does not move) until the owning object is destroyed.
+/// If the file is truncated while mapped, touching a page past its new end raises SIGBUS: that
+/// is how mmap works, and docs/reliability.md says what the user sees.
 ///
 ///   auto f = MappedFile::open("model.safetensors");
 ///   std::span<const std::byte> all = f.bytes();
@@ -35,7 +37,9 @@ class MappedFile {
   static MappedFile open(const std::filesystem::path& path) {
     MappedFile out;
     out.path_ = path;
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer forever; the
+    // flag does nothing to a regular file, and anything else is refused just below.
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) throw IoError(path.string() + ": cannot open: " + errno_message());
     // The descriptor is only needed until mmap returns; the mapping keeps the file alive.
     struct FdCloser {

@@ -16,6 +16,7 @@
 
 #include "templlm/core/error.hpp"
 #include "templlm/tokenizer/byte_level.hpp"
+#include "templlm/tokenizer/limits.hpp"
 #include "templlm/tokenizer/normalizer.hpp"
 #include "templlm/tokenizer/utf8.hpp"
 
@@ -221,10 +222,11 @@ class Decoder {
   }
 
  private:
-  void add(const nlohmann::json& j) {
+  void add(const nlohmann::json& j, int depth = 0) {
+    limits::check_depth(depth, "decoder");
     const std::string type = j.at("type").get<std::string>();
     if (type == "Sequence") {
-      for (const auto& d : j.at("decoders")) add(d);
+      for (const auto& d : j.at("decoders")) add(d, depth + 1);
     } else if (type == "ByteLevel") {
       stages_.emplace_back(ByteLevel{});
     } else if (type == "Fuse") {
@@ -235,7 +237,8 @@ class Decoder {
       stages_.emplace_back(Replace{Pattern::from_json(j.at("pattern"), "Replace decoder"),
                                    j.at("content").get<std::string>()});
     } else if (type == "Strip") {
-      stages_.emplace_back(Strip{j.at("content").get<std::string>(),
+      stages_.emplace_back(Strip{limits::one_char(j.at("content").get<std::string>(),
+                                                  "Strip decoder content"),
                                  j.at("start").get<std::size_t>(),
                                  j.at("stop").get<std::size_t>()});
     } else if (type == "Metaspace") {
@@ -243,7 +246,9 @@ class Decoder {
                                      ? j.at("prepend_scheme").get<std::string>()
                                      : (j.value("add_prefix_space", true) ? "always" : "never");
       stages_.emplace_back(
-          Metaspace{j.value("replacement", std::string("\xE2\x96\x81")), scheme != "never"});
+          Metaspace{limits::one_char(j.value("replacement", std::string("\xE2\x96\x81")),
+                                     "Metaspace decoder replacement"),
+                    scheme != "never"});
     } else {
       throw Unsupported("tokenizer: unsupported decoder type '" + type + "'");
     }

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "templlm/core/error.hpp"
+#include "templlm/tokenizer/limits.hpp"
 #include "templlm/tokenizer/nfc.hpp"
 #include "templlm/tokenizer/regex.hpp"
 
@@ -96,10 +97,11 @@ class Normalizer {
   };
   using Step = std::variant<Nfc, Prepend, Replace>;
 
-  void add(const nlohmann::json& j) {
+  void add(const nlohmann::json& j, int depth = 0) {
+    limits::check_depth(depth, "normalizer");
     const std::string type = j.at("type").get<std::string>();
     if (type == "Sequence") {
-      for (const auto& n : j.at("normalizers")) add(n);
+      for (const auto& n : j.at("normalizers")) add(n, depth + 1);
     } else if (type == "NFC") {
       steps_.emplace_back(Nfc{});
     } else if (type == "Prepend") {

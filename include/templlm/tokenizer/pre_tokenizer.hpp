@@ -122,10 +122,11 @@ class PreTokenizer {
     return Split{Pattern{{}, std::make_shared<const Regex>(re)}, b, invert};
   }
 
-  void add(const nlohmann::json& j) {
+  void add(const nlohmann::json& j, int depth = 0) {
+    limits::check_depth(depth, "pre_tokenizer");
     const std::string type = j.at("type").get<std::string>();
     if (type == "Sequence") {
-      for (const auto& p : j.at("pretokenizers")) add(p);
+      for (const auto& p : j.at("pretokenizers")) add(p, depth + 1);
     } else if (type == "Split") {
       steps_.emplace_back(Split{Pattern::from_json(j.at("pattern"), "Split"),
                                 behavior(j.at("behavior").get<std::string>()),
@@ -139,7 +140,8 @@ class PreTokenizer {
       steps_.emplace_back(std::move(b));
     } else if (type == "Metaspace") {
       Metaspace m;
-      m.replacement = j.value("replacement", std::string("\xE2\x96\x81"));
+      m.replacement = limits::one_char(j.value("replacement", std::string("\xE2\x96\x81")),
+                                       "Metaspace pre_tokenizer replacement");
       const std::string scheme = j.contains("prepend_scheme")
                                      ? j.at("prepend_scheme").get<std::string>()
                                      : (j.value("add_prefix_space", true) ? "always" : "never");

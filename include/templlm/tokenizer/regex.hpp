@@ -17,6 +17,7 @@
 #include <utility>
 
 #include "templlm/core/error.hpp"
+#include "templlm/tokenizer/limits.hpp"
 
 namespace templlm::tokenizer {
 
@@ -55,9 +56,7 @@ class Regex {
                : pcre2_match(code_.get(), s, subject.size(), start, PCRE2_NO_UTF_CHECK, md.get(),
                              md.context());
       if (rc == PCRE2_ERROR_NOMATCH) return;
-      if (rc < 0)
-        throw Error("tokenizer: regex " + pattern_ + " failed with PCRE2 code " +
-                    std::to_string(rc));
+      if (rc < 0) fail(rc, subject.size());
       const PCRE2_SIZE* ov = pcre2_get_ovector_pointer(md.get());
       const std::size_t b = ov[0], e = ov[1];
       if (e == b) {  // empty match: skip one code point, as Oniguruma's find_iter does
@@ -74,6 +73,24 @@ class Regex {
   }
 
  private:
+  // A failed match is the file's pattern at fault (PCRE2 only gives up when it backtracks
+  // beyond its limits), so it is a FormatError naming the pattern, with PCRE2's own words.
+  [[noreturn]] void fail(int rc, std::size_t subject_bytes) const {
+    PCRE2_UCHAR msg[256];
+    if (pcre2_get_error_message(rc, msg, sizeof msg) < 0) msg[0] = 0;
+    const std::string pat = pattern_.size() <= 120 ? pattern_ : pattern_.substr(0, 117) + "...";
+    const bool limit = rc == PCRE2_ERROR_MATCHLIMIT || rc == PCRE2_ERROR_DEPTHLIMIT ||
+                       rc == PCRE2_ERROR_HEAPLIMIT || rc == PCRE2_ERROR_JIT_STACKLIMIT;
+    throw FormatError(
+        "templlm: tokenizer: the regex " + pat + " gave up on a piece of " +
+        std::to_string(subject_bytes) + " bytes" +
+        (limit ? ": it backtracks catastrophically (more than " +
+                     std::to_string(limits::regex_match_limit) +
+                     " steps); the pattern in tokenizer.json needs rewriting"
+               : std::string()) +
+        " (PCRE2 error " + std::to_string(rc) + ": " + reinterpret_cast<const char*>(msg) + ")");
+  }
+
   struct CodeFree {
     void operator()(pcre2_code* c) const noexcept { pcre2_code_free(c); }
   };
@@ -101,6 +118,7 @@ class Regex {
           mctx = pcre2_match_context_create(nullptr);
           stack = pcre2_jit_stack_create(64 * 1024, 8 * 1024 * 1024, nullptr);
           pcre2_jit_stack_assign(mctx, nullptr, stack);
+          pcre2_set_match_limit(mctx, limits::regex_match_limit);
         }
       }
       ~State() {

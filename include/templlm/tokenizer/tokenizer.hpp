@@ -27,10 +27,13 @@
 #include <vector>
 
 #include "templlm/core/error.hpp"
+#include "templlm/io/detail/json.hpp"
+#include "templlm/io/mapped_file.hpp"
 #include "templlm/tokenizer/added_tokens.hpp"
 #include "templlm/tokenizer/bpe.hpp"
 #include "templlm/tokenizer/decoder.hpp"
 #include "templlm/tokenizer/detail/json_scan.hpp"
+#include "templlm/tokenizer/limits.hpp"
 #include "templlm/tokenizer/normalizer.hpp"
 #include "templlm/tokenizer/pre_tokenizer.hpp"
 #include "templlm/tokenizer/utf8.hpp"
@@ -149,14 +152,11 @@ class Tokenizer {
 
   Tokenizer() : cache_(std::make_unique<CacheBox>()) {}
 
+  // Through MappedFile, which refuses anything but a regular file before reading: a FIFO
+  // named tokenizer.json would otherwise block the load forever.
   static std::string read_file(const std::filesystem::path& p) {
-    std::ifstream f(p, std::ios::binary | std::ios::ate);
-    if (!f) throw IoError("tokenizer: cannot open " + p.string());
-    std::string s(static_cast<std::size_t>(f.tellg()), '\0');
-    f.seekg(0);
-    if (!f.read(s.data(), static_cast<std::streamsize>(s.size())))
-      throw IoError("tokenizer: cannot read " + p.string());
-    return s;
+    const io::MappedFile f = io::MappedFile::open(p);
+    return std::string(reinterpret_cast<const char*>(f.bytes().data()), f.size());
   }
 
   static nlohmann::json parse_json(std::string_view raw, const std::string& what) {
@@ -168,10 +168,19 @@ class Tokenizer {
   }
 
   void load(std::string_view text, const std::string& what) {
+    // JSON is UTF-8. Checked once here, so the cursor's fast path may hand out strings
+    // unchecked and the byte-level table never meets a cut-off sequence.
+    if (const std::size_t bad = utf8::first_invalid(text); bad != std::string_view::npos)
+      throw FormatError("templlm: " + what + ": invalid UTF-8 at byte " + std::to_string(bad) +
+                        " (JSON text must be UTF-8)");
     detail::JsonCursor in(text, what);
     std::optional<Bpe::Spec> spec;
     std::map<std::string, std::string_view, std::less<>> raw;
     in.object([&](std::string_view key) {
+      // HF's serde refuses a duplicate field; keeping the last silently would load a different
+      // model than another reader of the same file.
+      if ((key == "model" && spec) || raw.count(key))
+        in.fail("duplicate top-level key \"" + io::detail::brief_name(key) + "\"");
       if (key == "model")
         spec = Bpe::parse(in);
       else
@@ -179,36 +188,61 @@ class Tokenizer {
     });
     if (!in.at_end()) in.fail("trailing characters after the top-level object");
     if (!spec) throw FormatError(what + ": no \"model\" member");
+    if (spec->tokens.empty())
+      throw FormatError("templlm: " + what + ": model.vocab is empty (expected at least one token)");
     const auto member = [&](const char* k) {
       const auto it = raw.find(k);
-      return it == raw.end() ? nlohmann::json() : parse_json(it->second, what + " ." + k);
+      return it == raw.end() ? nlohmann::json()
+                             : io::detail::parse_json_strict(it->second, what,
+                                                             std::string("member \"") + k + "\"",
+                                                             limits::max_json_depth, "key");
     };
     try {
       normalizer_ = Normalizer(member("normalizer"));
       pre_tokenizer_ = PreTokenizer(member("pre_tokenizer"));
       decoder_ = Decoder(member("decoder"));
-      load_post_processor(member("post_processor"));
       bpe_ = std::make_shared<const Bpe>(std::move(*spec), pre_tokenizer_.byte_level());
-      load_added_tokens(member("added_tokens"));
+      load_added_tokens(member("added_tokens"), what);
+      // After the added tokens: the templates' ids are checked against the whole vocabulary.
+      load_post_processor(member("post_processor"), what);
     } catch (const nlohmann::json::exception& e) {
       throw FormatError(what + ": " + e.what());
     }
   }
 
-  void load_added_tokens(const nlohmann::json& list) {
+  /// A token id read from the file: a JSON integer in [0, bound), else FormatError naming
+  /// `where`. Ids index tables, so a bad one must never reach an allocation or a subscript.
+  static std::uint32_t checked_id(const nlohmann::json& v, std::size_t bound,
+                                  const std::string& where, const std::string& file) {
+    if (v.is_number_unsigned() && v.get<std::uint64_t>() < bound)
+      return static_cast<std::uint32_t>(v.get<std::uint64_t>());
+    const std::string found =
+        v.is_number_integer() ? v.dump() : io::detail::brief_json(v) + " (not an integer)";
+    throw FormatError("templlm: " + file + ": " + where + " has id " + found +
+                      ", expected an integer in [0, " + std::to_string(bound) + ")");
+  }
+
+  void load_added_tokens(const nlohmann::json& list, const std::string& file) {
     std::size_t n = bpe_->size();
     std::vector<AddedToken> added;
+    if (!list.is_null() && !list.is_array())
+      throw FormatError("templlm: " + file + ": added_tokens is a JSON " +
+                        std::string(list.type_name()) + ", expected an array");
     if (list.is_array()) {
-      for (const auto& a : list) {
+      // Ids are dense in every published file: the model's tokens, then the added ones (some
+      // reusing model ids). A larger id could only leave holes, and would size the tables.
+      const std::size_t bound = bpe_->size() + list.size();
+      for (std::size_t k = 0; k < list.size(); ++k) {
+        const auto& a = list[k];
         AddedToken t;
-        t.id = a.at("id").get<std::uint32_t>();
+        t.id = checked_id(a.at("id"), bound, "added_tokens[" + std::to_string(k) + "]", file);
         t.content = a.at("content").get<std::string>();
         t.special = a.value("special", false);
         t.lstrip = a.value("lstrip", false);
         t.rstrip = a.value("rstrip", false);
         t.single_word = a.value("single_word", false);
         t.normalized = a.value("normalized", !t.special);
-        n = std::max<std::size_t>(n, t.id + 1);
+        n = std::max<std::size_t>(n, std::size_t{t.id} + 1);
         added.push_back(std::move(t));
       }
     }
@@ -241,11 +275,22 @@ class Tokenizer {
     return {*id};
   }
 
-  void load_post_processor(const nlohmann::json& j) {
+  /// A post-processor's id: present in the vocabulary (model or added tokens).
+  std::uint32_t template_id(const nlohmann::json& v, const std::string& where,
+                            const std::string& file) const {
+    const std::uint32_t id = checked_id(v, id_tokens_.size(), where, file);
+    if (id_tokens_[id] == nullptr)
+      throw FormatError("templlm: " + file + ": " + where + " has id " + std::to_string(id) +
+                        ", which no token of the vocabulary has");
+    return id;
+  }
+
+  void load_post_processor(const nlohmann::json& j, const std::string& file, int depth = 0) {
     if (j.is_null()) return;
+    limits::check_depth(depth, "post_processor");
     const std::string type = j.at("type").get<std::string>();
     if (type == "Sequence") {
-      for (const auto& p : j.at("processors")) load_post_processor(p);
+      for (const auto& p : j.at("processors")) load_post_processor(p, file, depth + 1);
     } else if (type == "ByteLevel") {
       // Only adjusts offsets.
     } else if (type == "TemplateProcessing") {
@@ -259,15 +304,20 @@ class Tokenizer {
           if (!specials.contains(name))
             throw FormatError("tokenizer: TemplateProcessing names special token '" + name +
                               "' that it does not define");
-          t.items.emplace_back(specials.at(name).at("ids").get<std::vector<std::uint32_t>>());
+          std::vector<std::uint32_t> ids;
+          for (const auto& v : specials.at(name).at("ids"))
+            ids.push_back(template_id(v, "post_processor special token '" + name + "'", file));
+          t.items.emplace_back(std::move(ids));
         }
       }
       templates_.push_back(std::move(t));
     } else if (type == "BertProcessing" || type == "RobertaProcessing") {
       Template t;
-      t.items.emplace_back(std::vector<std::uint32_t>{j.at("cls").at(1).get<std::uint32_t>()});
+      t.items.emplace_back(
+          std::vector<std::uint32_t>{template_id(j.at("cls").at(1), "post_processor cls", file)});
       t.items.emplace_back(std::monostate{});
-      t.items.emplace_back(std::vector<std::uint32_t>{j.at("sep").at(1).get<std::uint32_t>()});
+      t.items.emplace_back(
+          std::vector<std::uint32_t>{template_id(j.at("sep").at(1), "post_processor sep", file)});
       templates_.push_back(std::move(t));
     } else {
       throw Unsupported("tokenizer: unsupported post_processor type '" + type + "'");

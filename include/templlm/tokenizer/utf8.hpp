@@ -46,8 +46,8 @@ inline std::size_t sequence_length(std::string_view s, std::size_t i, std::size_
   return need + 1;
 }
 
-/// True if `s` is well-formed UTF-8.
-inline bool is_valid(std::string_view s) {
+/// The offset of the first byte of `s` that is not part of well-formed UTF-8, or npos.
+inline std::size_t first_invalid(std::string_view s) {
   std::size_t i = 0;
   while (i < s.size()) {
     // ASCII fast path, 8 bytes at a time.
@@ -59,11 +59,14 @@ inline bool is_valid(std::string_view s) {
     }
     if (i >= s.size()) break;
     const std::size_t len = sequence_length(s, i);
-    if (len == 0) return false;
+    if (len == 0) return i;
     i += len;
   }
-  return true;
+  return std::string_view::npos;
 }
+
+/// True if `s` is well-formed UTF-8.
+inline bool is_valid(std::string_view s) { return first_invalid(s) == std::string_view::npos; }
 
 /// `s` with every maximal invalid subpart replaced by U+FFFD (Python "replace" semantics).
 inline std::string sanitize(std::string_view s) {
@@ -84,16 +87,22 @@ inline std::string sanitize(std::string_view s) {
   return out;
 }
 
-/// Decodes the (valid) code point at s[i] and advances i.
+/// Decodes the code point at s[i] and advances i. Callers pass valid UTF-8; a sequence cut
+/// short by the end of `s` still never reads past it (it gives U+FFFD and advances one byte).
 inline char32_t next(std::string_view s, std::size_t& i) {
   const auto c = static_cast<unsigned char>(s[i]);
   if (c < 0x80) {
     ++i;
     return c;
   }
-  const int n = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
+  const std::size_t n = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
+  if (n > s.size() - i) {
+    ++i;
+    return 0xFFFD;
+  }
   char32_t cp = c & (0x7F >> n);
-  for (int k = 1; k < n; ++k) cp = (cp << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3F);
+  for (std::size_t k = 1; k < n; ++k)
+    cp = (cp << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3F);
   i += n;
   return cp;
 }
