@@ -139,6 +139,16 @@ struct MoeNames {
   ExpertLayout layout = ExpertLayout::per_expert;
 };
 
+/// Checkpoint tensors a description knowingly leaves unread, e.g. Llama 4's vision tower. The
+/// loader fails on any unread tensor that no entry excuses; `prefix` matches the start of the
+/// name, `reason` says why they are skipped. note = true prints the reason to stderr (once per
+/// process and description) when the checkpoint has such tensors, for skips a user should hear
+/// about. A description declares `static constexpr std::array skipped_tensors{...}`.
+struct SkippedTensors {
+  std::string_view prefix, reason;
+  bool note = false;
+};
+
 /// Where a checkpoint's tensors live: "model." for *ForCausalLM, "language_model.model." for
 /// the multimodal Llama 4 files, and whether the output head is a separate tensor.
 struct TensorPrefix {

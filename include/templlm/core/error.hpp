@@ -53,6 +53,15 @@ class TensorMismatch : public Error {
       : Error(what, where) {}
 };
 
+/// Checkpoint tensors that no component read (and no entry of the description's
+/// skipped_tensors excuses): loading on would silently ignore weights the model may need.
+class UnusedTensors : public TensorMismatch {
+ public:
+  explicit UnusedTensors(const std::string& what,
+                         std::source_location where = std::source_location::current())
+      : TensorMismatch(what, where) {}
+};
+
 /// A valid request this build does not support (unknown model, dtype, backend).
 class Unsupported : public Error {
  public:

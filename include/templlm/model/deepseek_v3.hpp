@@ -103,6 +103,9 @@ struct DeepSeekV3 : DeepSeekV3Family {
     return {cfg::Mixer::full, i < first_k_dense_replace ? cfg::Ffn::dense : cfg::Ffn::moe};
   }
   static constexpr auto hf_fields() { return detail::deepseek_v3_hf_fields<DeepSeekV3>(); }
+  /// The release's MTP module (layers/mtp.hpp); transformers ignores it, and so does the forward.
+  static constexpr std::array skipped_tensors{cfg::SkippedTensors{
+      .prefix = "model.layers.61.", .reason = "the multi-token-prediction module (layers/mtp.hpp loads it on demand)"}};
 };
 
 /// DeepSeek-R1 (and R1-0528) is the V3 architecture with other weights: one description.
@@ -136,6 +139,8 @@ struct DeepSeekV3Tiny : DeepSeekV3Family {
     return {cfg::Mixer::full, i < first_k_dense_replace ? cfg::Ffn::dense : cfg::Ffn::moe};
   }
   static constexpr auto hf_fields() { return detail::deepseek_v3_hf_fields<DeepSeekV3Tiny>(); }
+  static constexpr std::array skipped_tensors{cfg::SkippedTensors{
+      .prefix = "model.layers.4.", .reason = "the multi-token-prediction module (layers/mtp.hpp loads it on demand)"}};
 };
 
 }  // namespace templlm::model

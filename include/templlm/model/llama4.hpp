@@ -129,10 +129,15 @@ struct Llama4Family {
   static constexpr cfg::MoeNames moe_names = detail::llama4_moe_names;
   static constexpr cfg::TensorPrefix prefix{
       .model = "language_model.model.", .lm_head = "language_model.lm_head.weight"};
-  static constexpr std::string_view unsupported_tensors_prefix = "vision_model.";
-  static constexpr std::string_view unsupported_tensors_note =
-      "templlm: note: this Llama 4 checkpoint carries a vision tower; only the text model is "
-      "loaded (images are not supported yet)";
+  static constexpr std::array skipped_tensors{
+      cfg::SkippedTensors{.prefix = "vision_model.",
+                          .reason = "this Llama 4 checkpoint carries a vision tower; only the "
+                                    "text model is loaded (images are not supported yet)",
+                          .note = true},
+      cfg::SkippedTensors{.prefix = "multi_modal_projector.",
+                          .reason = "the vision tower's projection into the text model (images "
+                                    "are not supported yet)"},
+  };
   static constexpr bool tied_embeddings = false;
 };
 

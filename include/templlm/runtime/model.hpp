@@ -8,10 +8,12 @@
 #include <iostream>
 #include <memory>
 #include <span>
+#include <atomic>
 #include <string>
 #include <vector>
 
 #include "../core/backend.hpp"
+#include "../io/unread_tensors.hpp"
 #include "../io/weight_source.hpp"
 #include "../io/weight_store.hpp"
 #include "../layers/transformer.hpp"
@@ -98,7 +100,7 @@ class Model final : public AnyModel {
 
   Model(B& be, io::WeightStore store, layers::KvPoolOptions kv = {})
       : store_(std::move(store)), source_(store_), net_(be, source_, kv) {
-    note_unsupported_tensors();
+    check_unread_tensors();
   }
 
   std::string_view name() const override { return M::name; }
@@ -200,19 +202,20 @@ class Model final : public AnyModel {
   static const Seq& own(const Sequence& s) { return own(const_cast<Sequence&>(s)); }
   std::vector<int> packed_;                    // grows only: no allocation per decode step
   std::vector<typename Net::Chunk> chunks_;
-  /// A description may name tensors it knowingly leaves unloaded (Llama 4's vision tower):
-  /// when the checkpoint has any, its note goes to stderr, once per process and description.
-  void note_unsupported_tensors() const {
-    if constexpr (requires { M::unsupported_tensors_prefix; M::unsupported_tensors_note; }) {
-      static bool noted = false;
-      if (noted) return;
-      for (const std::string& n : store_.names())
-        if (std::string_view(n).starts_with(M::unsupported_tensors_prefix)) {
-          std::cerr << M::unsupported_tensors_note << "\n";
-          noted = true;
-          return;
-        }
-    }
+  /// Every tensor of the checkpoint must have been read by a component, or be excused by an
+  /// entry of M::skipped_tensors (UnusedTensors otherwise). An excused entry with `note` set
+  /// has its reason printed to stderr, once per process and description (also when several
+  /// threads load at once).
+  void check_unread_tensors() const {
+    constexpr auto skipped = io::skipped_tensors_of<M>();
+    const std::vector<std::string> unread = source_.unread();
+    io::refuse_unread(io::unexcused(unread, skipped), M::name, store_.dir());
+    static std::atomic<bool> noted{false};
+    for (const std::string& n : unread)
+      if (const auto* s = io::skip_entry(n, skipped); s && s->note) {
+        if (!noted.exchange(true)) std::cerr << "templlm: note: " << s->reason << "\n";
+        break;
+      }
   }
 
   io::WeightStore store_;
