@@ -14,6 +14,9 @@
 #include "templlm/tokenizer/chat/all.hpp"
 #include "templlm/runtime/generator.hpp"
 #include "generate_support.hpp"
+#include "numbers.hpp"
+#include "templlm/io/hf_config.hpp"
+#include <limits>
 #include <fstream>
 #include <functional>
 #include <unistd.h>
@@ -90,11 +93,21 @@ int interactive(const Options& o) {
   const std::filesystem::path dir = o.model;
   std::string model_type;
   {
-    std::ifstream in(dir / "config.json");
-    // Without this a missing directory surfaced as a bare JSON parse error naming no file.
-    if (!in) throw IoError((dir / "config.json").string() + ": cannot open");
-    model_type = nlohmann::json::parse(in).value("model_type", std::string());
+    // HfConfig names the file in every error and refuses a FIFO instead of waiting on it.
+    const auto cfg = io::HfConfig::load(dir / "config.json");
+    if (const auto* t = cfg.lookup("model_type"); t && t->is_string()) model_type = t->get<std::string>();
   }
+  // Checked before anything loads, each against its whole range (no narrowing after stoll).
+  constexpr double inf = std::numeric_limits<double>::infinity();
+  const unsigned threads = parse_int<unsigned>("threads", o.threads, 0, 1024, "0 to 1024; 0 = all cores");
+  runtime::GenerateOptions g;
+  g.max_tokens = parse_int<int>("max-tokens", o.max_tokens, 1, std::numeric_limits<int>::max(),
+                                "1 to 2147483647");
+  g.sampling.temperature = parse_float("temperature", o.temperature, 0, inf, "a number >= 0; 0 = greedy");
+  g.sampling.top_p = parse_float("top-p", o.top_p, 0, 1, "a number in (0, 1]; 1 = off", true);
+  g.sampling.seed = parse_int<std::uint64_t>("seed", o.seed, 0, std::numeric_limits<std::uint64_t>::max(),
+                                             "0 to 18446744073709551615");
+  g.context_limit = model_context_limit(dir);
   auto fmt = chat_format(o, model_type);
   if (!fmt) {
     std::cerr << "templlm chat: no chat format for model_type '" << model_type
@@ -105,14 +118,9 @@ int interactive(const Options& o) {
     std::cerr << "templlm chat: " << dir.string() << " has no tokenizer.json\n";
     return 1;
   }
-  cpu::Backend be(unsigned(std::stoul(o.threads)));
+  cpu::Backend be(threads);
   auto model = load_any_model(be, dir, true);
   const auto tok = tokenizer::Tokenizer::from_folder(dir);
-  runtime::GenerateOptions g;
-  g.max_tokens = std::stoi(o.max_tokens);
-  g.sampling.temperature = std::stof(o.temperature);
-  g.sampling.top_p = std::stof(o.top_p);
-  g.sampling.seed = std::stoull(o.seed);
   const bool tty = isatty(1) != 0;
   std::vector<tokenizer::chat::Message> history;
   if (!o.system.empty()) history.push_back({"system", o.system});

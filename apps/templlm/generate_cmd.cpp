@@ -10,6 +10,8 @@
 #include <iostream>
 #include <optional>
 #include <sstream>
+#include <limits>
+#include <templlm/io/hf_config.hpp>
 #include <templlm/kernels/cpu/backend.hpp>
 #include <templlm/model/all.hpp>
 #include <templlm/runtime/generator.hpp>
@@ -20,6 +22,7 @@
 #include "args.hpp"
 #include "commands.hpp"
 #include "generate_support.hpp"
+#include "numbers.hpp"
 
 namespace templlm::cli {
 namespace {
@@ -43,8 +46,9 @@ Continues a prompt and streams the text to stdout; a one-line summary goes to st
   --repetition-penalty R, --presence-penalty P, --frequency-penalty F
   --seed S           sampling seed (default 0): same seed, same output
   --stop STR         stop before this text (may be given once; not printed)
-  --max-context N    tokens the sequence may hold (default prompt + max tokens); cache pages are
-                     allocated only as tokens arrive (--context N: the same)
+  --max-context N    tokens the sequence may hold (default prompt + max tokens, at most the
+                     model's max_position_embeddings); cache pages are allocated only as
+                     tokens arrive (--context N: the same)
   --backend B        cpu (default) or cuda (builds with CUDA, on a machine with a GPU)
   --threads N        CPU threads (default: all cores; --backend cpu)
   --precision P      fp32 (default: exact) or bf16 (tensor-core projections above 8 rows,
@@ -53,23 +57,39 @@ Continues a prompt and streams the text to stdout; a one-line summary goes to st
   --help             this text
 )";
 
-template <class T>
-T number(const Args& a, const std::string& key, T fallback) {
-  const auto v = a.get(key);
-  if (!v) return fallback;
-  try {
-    std::size_t used = 0;
-    T out;
-    if constexpr (std::is_floating_point_v<T>) out = T(std::stod(*v, &used));
-    else out = T(std::stoll(*v, &used));
-    if (used != v->size()) throw std::invalid_argument("trailing");
-    return out;
-  } catch (const std::exception&) {
-    throw UsageError("--" + key + ": '" + *v + "' is not a number");
-  }
+}  // namespace
+
+SamplingFlags parse_sampling_flags(const Args& args, float default_temperature, float default_top_p) {
+  constexpr int int_max = std::numeric_limits<int>::max();
+  constexpr double inf = std::numeric_limits<double>::infinity();
+  SamplingFlags f;
+  f.max_tokens = int_flag<int>(args, "max-tokens", 64, 0, int_max, "0 to 2147483647");
+  auto& s = f.sampling;
+  s.temperature = float_flag(args, "temperature", default_temperature, 0, inf, "a number >= 0; 0 = greedy");
+  s.top_p = float_flag(args, "top-p", default_top_p, 0, 1, "a number in (0, 1]; 1 = off", true);
+  s.top_k = int_flag<int>(args, "top-k", 0, 0, int_max, "0 to 2147483647; 0 = off");
+  s.min_p = float_flag(args, "min-p", 0.0f, 0, 1, "a number in [0, 1]; 0 = off");
+  s.repetition_penalty =
+      float_flag(args, "repetition-penalty", 1.0f, 0, inf, "a number > 0; 1 = off", true);
+  s.presence_penalty = float_flag(args, "presence-penalty", 0.0f, -inf, inf, "a finite number; 0 = off");
+  s.frequency_penalty = float_flag(args, "frequency-penalty", 0.0f, -inf, inf, "a finite number; 0 = off");
+  s.seed = int_flag<std::uint64_t>(args, "seed", 0, 0, std::numeric_limits<std::uint64_t>::max(),
+                                   "0 to 18446744073709551615");
+  if (args.has("context") && args.has("max-context")) throw UsageError("give one of --context, --max-context");
+  f.context = int_flag<std::int64_t>(args, args.has("context") ? "context" : "max-context", 0, 1, int_max,
+                                     "1 to 2147483647 tokens");
+  f.threads = int_flag<unsigned>(args, "threads", 0, 0, 1024, "0 to 1024; 0 = all cores");
+  return f;
 }
 
-}  // namespace
+std::int64_t model_context_limit(const std::filesystem::path& dir) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(dir / "config.json", ec)) return 0;
+  const auto cfg = io::HfConfig::load(dir);
+  const nlohmann::json* v = cfg.lookup("max_position_embeddings");
+  if (v == nullptr || !v->is_number_unsigned() || v->get<std::uint64_t>() == 0) return 0;
+  return std::int64_t(std::min<std::uint64_t>(v->get<std::uint64_t>(), std::uint64_t(1) << 40));
+}
 
 /// The embedded demo model's directory: $TEMPLLM_DEMO_MODEL, then <exe>/../share/templlm/models/demo
 /// (installed), then the source tree's models/demo (TEMPLLM_DEFAULT_MODEL_DIR).
@@ -140,19 +160,11 @@ int generate_main(int argc, char** argv) {
   if (sources > 1) throw UsageError("give one of --prompt, --prompt-file, --ids");
   const bool quiet = args.has("quiet");
 
+  const SamplingFlags flags = parse_sampling_flags(args, 0.8f, 0.95f);
   runtime::GenerateOptions o;
-  o.max_tokens = number<int>(args, "max-tokens", 64);
-  o.sampling.temperature = number<float>(args, "temperature", 0.8f);
-  o.sampling.top_p = number<float>(args, "top-p", 0.95f);
-  o.sampling.top_k = number<int>(args, "top-k", 0);
-  o.sampling.min_p = number<float>(args, "min-p", 0.0f);
-  o.sampling.repetition_penalty = number<float>(args, "repetition-penalty", 1.0f);
-  o.sampling.presence_penalty = number<float>(args, "presence-penalty", 0.0f);
-  o.sampling.frequency_penalty = number<float>(args, "frequency-penalty", 0.0f);
-  o.sampling.seed = number<std::uint64_t>(args, "seed", 0);
-  if (args.has("context") && args.has("max-context")) throw UsageError("give one of --context, --max-context");
-  o.max_context = number<std::int64_t>(args, args.has("max-context") ? "max-context" : "context", 0);
-  if (o.max_tokens < 0) throw UsageError("--max-tokens must be >= 0");
+  o.max_tokens = flags.max_tokens;
+  o.sampling = flags.sampling;
+  o.max_context = flags.context;
   try {
     o.sampling.validate();
   } catch (const InvalidInput& e) {
@@ -160,7 +172,15 @@ int generate_main(int argc, char** argv) {
   }
 
   const std::filesystem::path dir = args.get("model") ? std::filesystem::path(*args.get("model")) : default_model_dir();
-  const unsigned threads = unsigned(number<int>(args, "threads", 0));
+  // The context the model was trained for: a longer prompt (or --context) is refused with the
+  // numbers before a KV cache is allocated.
+  o.context_limit = model_context_limit(dir);
+  if (o.context_limit > 0 && o.max_context > o.context_limit)
+    throw UsageError(std::string(args.has("context") ? "--context: " : "--max-context: ") +
+                     std::to_string(o.max_context) + " exceeds the model's context of " +
+                     std::to_string(o.context_limit) + " tokens (max_position_embeddings in " +
+                     (dir / "config.json").string() + ")");
+  const unsigned threads = flags.threads;
   std::optional<cpu::Backend> cpu_be;  // declared before the model, which uses it
   const auto t_load = std::chrono::steady_clock::now();
   std::unique_ptr<runtime::AnyModel> model;

@@ -7,9 +7,25 @@
 #include <functional>
 #include <memory>
 #include <templlm/kernels/cpu/backend.hpp>
+#include <templlm/core/sampling.hpp>
 #include <templlm/runtime/model.hpp>
 
+#include "args.hpp"
+
 namespace templlm::cli {
+/// The numeric flags `generate` and `chat` share, each checked against its whole range.
+struct SamplingFlags {
+  SamplingParams sampling;
+  int max_tokens = 64;
+  std::int64_t context = 0;  // 0: not given
+  unsigned threads = 0;      // 0: all cores
+};
+/// Reads --max-tokens, --temperature, --top-p, --top-k, --min-p, the three penalties, --seed,
+/// --context and --threads; a value out of range is a UsageError naming the flag and the range.
+SamplingFlags parse_sampling_flags(const Args& args, float default_temperature, float default_top_p);
+/// config.json's max_position_embeddings in `dir` (text_config's for multimodal configs), or 0
+/// when it does not say.
+std::int64_t model_context_limit(const std::filesystem::path& dir);
 /// The embedded demo model's directory (throws IoError when it is not found).
 std::filesystem::path default_model_dir();
 /// A progress bar on stderr while weights load (empty when !enabled).

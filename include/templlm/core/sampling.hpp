@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdint>
 #include <span>
+#include <string>
 
 #include "error.hpp"
 #include "macros.hpp"
@@ -14,7 +15,7 @@
 namespace templlm {
 
 struct SamplingParams {
-  float temperature = 0.0f;         // <= 0: greedy
+  float temperature = 0.0f;         // 0: greedy (negative is refused by validate)
   int top_k = 0;                    // 0: off
   float top_p = 1.0f;               // 1: off
   float min_p = 0.0f;               // 0: off
@@ -31,8 +32,17 @@ struct SamplingParams {
     if (!(top_p > 0.0f && top_p <= 1.0f)) throw InvalidInput("templlm: top_p must be in (0, 1]");
     if (!(min_p >= 0.0f && min_p <= 1.0f)) throw InvalidInput("templlm: min_p must be in [0, 1]");
     if (top_k < 0) throw InvalidInput("templlm: top_k must be >= 0");
-    if (!(repetition_penalty > 0.0f)) throw InvalidInput("templlm: repetition_penalty must be > 0");
-    if (!std::isfinite(temperature)) throw InvalidInput("templlm: temperature must be finite");
+    if (!(repetition_penalty > 0.0f) || !std::isfinite(repetition_penalty))
+      throw InvalidInput("templlm: repetition_penalty must be a finite number > 0, got " +
+                         std::to_string(repetition_penalty));
+    if (!std::isfinite(presence_penalty) || !std::isfinite(frequency_penalty))
+      throw InvalidInput("templlm: presence_penalty and frequency_penalty must be finite, got " +
+                         std::to_string(presence_penalty) + " and " +
+                         std::to_string(frequency_penalty));
+    // A negative temperature would silently mean greedy (greedy() is temperature <= 0).
+    if (!std::isfinite(temperature) || temperature < 0.0f)
+      throw InvalidInput("templlm: temperature must be a finite number >= 0 (0 = greedy), got " +
+                         std::to_string(temperature));
   }
 };
 
@@ -101,6 +111,15 @@ TEMPLLM_HOST_DEVICE constexpr float key_logit(std::uint64_t key, int bits) {
   const auto ordered = std::uint32_t(key >> bits);
   const std::uint32_t u = (ordered & 0x80000000u) ? (ordered & 0x7FFFFFFFu) : ~ordered;
   return __builtin_bit_cast(float, u);
+}
+
+/// The index of the first NaN in logits[0, n), or -1. NaN compares false with everything, so
+/// an argmax would return it silently and a sort by logit would be undefined: callers refuse
+/// such a row (the host throws; device code reports the index).
+TEMPLLM_HOST_DEVICE constexpr std::int64_t first_nan(const float* logits, std::int64_t n) {
+  for (std::int64_t i = 0; i < n; ++i)
+    if (logits[i] != logits[i]) return i;
+  return -1;
 }
 
 /// The top-p cut: a prefix whose cumulative probability reaches this is enough (the 1e-7 slack

@@ -26,6 +26,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <new>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -58,8 +59,12 @@ struct GenerateOptions {
   std::vector<int> stop_ids;              // in addition to the tokenizer's eos
   std::vector<std::string> stop_strings;  // needs a tokenizer
   bool logprobs = false;
-  /// Tokens the sequence's cache holds (prompt + generated). 0: prompt + max_tokens.
+  /// Tokens the sequence's cache holds (prompt + generated). 0: prompt + max_tokens, capped at
+  /// context_limit when that is known.
   std::int64_t max_context = 0;
+  /// The most positions the model supports (config.json's max_position_embeddings); 0: not
+  /// known. A prompt or a max_context beyond it is refused before any cache is allocated.
+  std::int64_t context_limit = 0;
 };
 
 /// Called once per generated token: the token id and the text it makes final (possibly empty).
@@ -88,8 +93,20 @@ class Engine {
     if (!opt.stop_strings.empty() && !tok_)
       throw InvalidInput("templlm: stop strings need a tokenizer");
     opt.sampling.validate();
+    if (opt.max_context < 0 || opt.context_limit < 0)
+      throw InvalidInput("templlm: max_context and context_limit must be >= 0 (0 = default)");
     const auto plen = std::int64_t(prompt.size());
-    const std::int64_t ctx = opt.max_context > 0 ? opt.max_context : plen + std::max(opt.max_tokens, 1);
+    const std::int64_t limit = opt.context_limit;
+    if (limit > 0 && plen > limit)
+      throw InvalidInput("templlm: the prompt has " + std::to_string(plen) +
+                         " tokens but the model's context is " + std::to_string(limit) +
+                         " tokens (max_position_embeddings)");
+    if (limit > 0 && opt.max_context > limit)
+      throw InvalidInput("templlm: a context of " + std::to_string(opt.max_context) +
+                         " tokens exceeds the model's " + std::to_string(limit) +
+                         " (max_position_embeddings)");
+    std::int64_t ctx = opt.max_context > 0 ? opt.max_context : plen + std::max(opt.max_tokens, 1);
+    if (limit > 0 && opt.max_context == 0) ctx = std::min(ctx, limit);
     if (plen > ctx)
       throw InvalidInput("templlm: the prompt has " + std::to_string(plen) +
                          " tokens but the context holds " + std::to_string(ctx));

@@ -67,6 +67,7 @@ class Sampler {
   std::vector<float> distribution(std::span<const float> logits, std::span<const int> history,
                                   const SamplingParams& p) {
     reserve(std::int64_t(logits.size()));
+    check_no_nan(logits);
     const std::size_t kept = prepare(logits, history, p);
     std::vector<float> out(logits.size(), 0.0f);
     for (std::size_t i = 0; i < kept; ++i) out[std::size_t(order_[i])] = probs_[i];
@@ -77,7 +78,9 @@ class Sampler {
   /// generated so far).
   int sample(std::span<const float> logits, std::span<const int> history, const SamplingParams& p,
              std::uint64_t draw) {
+    p.validate();  // a few comparisons; greedy too (a NaN penalty would reach the argmax)
     reserve(std::int64_t(logits.size()));
+    check_no_nan(logits, draw);
     if (p.temperature <= 0.0f) {
       const float* src = logits.data();
       if (has_penalty(p)) {
@@ -97,8 +100,19 @@ class Sampler {
     return order_[kept - 1];
   }
 
+  /// Throws InvalidInput if the row has a NaN: greedy would return it silently and the sort of
+  /// the sampling chain has no order to follow.
+  static void check_no_nan(std::span<const float> logits, std::uint64_t draw = 0) {
+    const std::int64_t bad = sampling::first_nan(logits.data(), std::int64_t(logits.size()));
+    if (bad >= 0)
+      throw InvalidInput("templlm: the model produced NaN logits at token id " + std::to_string(bad) +
+                         " (of " + std::to_string(logits.size()) + ") for generated token " +
+                         std::to_string(draw) + "; the weights or activations are not finite");
+  }
+
   static int argmax(std::span<const float> v) {
     if (v.empty()) throw InvalidInput("templlm: cannot sample from an empty vocabulary");
+    check_no_nan(v);
     return int(std::max_element(v.begin(), v.end()) - v.begin());
   }
 

@@ -46,16 +46,66 @@ TEST(GenerateCli, SummaryLineOnStderr) {
   EXPECT_NE(r.out.find("loading weights"), std::string::npos) << r.out;
 }
 
-TEST(GenerateCli, AMillionTokenContextAllocatesCachePagesOnlyForTheTokensHeld) {
-  // 4 prompt tokens + 3 generated: one page of 16 positions, not a million positions' worth.
+TEST(GenerateCli, AFullContextAllocatesCachePagesOnlyForTheTokensHeld) {
+  // 4 prompt tokens + 3 generated: one page of 16 positions, not the model's whole context.
   const auto r = run_generate("--model " + templlm::test::model_dir("qwen3-moe-tiny").string() +
-                              " --ids 1,2,3,4 --max-tokens 3 --temperature 0 --max-context 1000000");
+                              " --ids 1,2,3,4 --max-tokens 3 --temperature 0 --max-context 256");
   EXPECT_EQ(r.status, 0) << r.out;
   EXPECT_NE(r.out.find("kv cache: 1 pages of 16 positions in use"), std::string::npos) << r.out;
   const auto at = r.out.find("positions in use, ");
   ASSERT_NE(at, std::string::npos) << r.out;
   const double kib = std::stod(r.out.substr(at + std::string("positions in use, ").size()));
   EXPECT_LT(kib, 1024.0) << r.out;  // growth by doubling from 4 pages; a full cache would be GBs
+}
+
+TEST(GenerateCli, AContextBeyondTheModelsIsRefusedBeforeLoading) {
+  const auto r = run_generate("--model " + templlm::test::model_dir("qwen3-moe-tiny").string() +
+                              " --ids 1,2,3,4 --max-tokens 3 --max-context 1000000");
+  EXPECT_NE(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("--max-context: 1000000 exceeds the model's context of 256 tokens"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("loading weights"), std::string::npos) << r.out;
+}
+
+TEST(GenerateCli, APromptBeyondTheModelsContextIsRefused) {
+  std::string ids = "1";
+  for (int i = 1; i < 300; ++i) ids += ",1";
+  const auto r = run_generate("--model " + templlm::test::model_dir("qwen3-moe-tiny").string() +
+                              " --ids " + ids + " --max-tokens 3");
+  EXPECT_NE(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("the prompt has 300 tokens but the model's context is 256 tokens"), std::string::npos) << r.out;
+}
+
+TEST(GenerateCli, NumbersOutsideTheirFlagsRangeAreRefused) {
+  const std::string model = "--model " + templlm::test::model_dir("qwen3-moe-tiny").string() + " --ids 1,2 ";
+  const std::pair<std::string, std::string> cases[] = {
+      {"--threads 4294967297", "--threads: '4294967297' is not 0 to 1024"},
+      {"--max-tokens -1", "--max-tokens: '-1' is not 0 to 2147483647"},
+      {"--max-tokens 3x", "--max-tokens: '3x' is not"},
+      {"--temperature -0.5", "--temperature: '-0.5' is not a number >= 0"},
+      {"--temperature nan", "--temperature: 'nan' is not"},
+      {"--temperature 1e39", "--temperature: '1e39' is not"},
+      {"--top-p 0", "--top-p: '0' is not a number in (0, 1]"},
+      {"--presence-penalty inf", "--presence-penalty: 'inf' is not a finite number"},
+      {"--seed -1", "--seed: '-1' is not 0 to 18446744073709551615"},
+      {"--seed 18446744073709551616", "--seed: '18446744073709551616' is not"},
+      {"--context 5 --max-context 5", "give one of --context, --max-context"},
+  };
+  for (const auto& [flags, message] : cases) {
+    SCOPED_TRACE(flags);
+    const auto r = run_generate(model + flags);
+    EXPECT_NE(r.status, 0) << r.out;
+    EXPECT_NE(r.out.find(message), std::string::npos) << r.out;
+  }
+}
+
+TEST(GenerateCli, Llama4sSkippedVisionTowerIsNotedOnce) {
+  const auto r = run_generate("--model " + templlm::test::model_dir("llama4-scout-tiny").string() +
+                              " --ids 1,2,3 --max-tokens 1 --temperature 0");
+  EXPECT_EQ(r.status, 0) << r.out;
+  const std::string note = "templlm: note: this Llama 4 checkpoint carries a vision tower";
+  const auto at = r.out.find(note);
+  EXPECT_NE(at, std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find(note, at + 1), std::string::npos) << r.out;
 }
 
 TEST(GenerateCli, Help) {

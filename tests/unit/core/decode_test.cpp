@@ -84,4 +84,43 @@ TEST(Decode, Mxfp4LowNibbleIsTheEvenColumn) {
   }
 }
 
+TEST(Decode, UnalignedStorageDecodesTheSame) {
+  // Files whose header is not padded to 8 bytes (MLX) put every tensor at an odd address; the
+  // decoders must read such bytes with memcpy (a uint16_t* or float* there is undefined
+  // behaviour, which UBSan reports).
+  const std::int64_t out = 3, in = 5;
+  for (const DType dt : {DType::bf16, DType::f16, DType::f32}) {
+    SCOPED_TRACE(std::string(dtype_name(dt)));
+    const std::size_t es = dtype_size(dt);
+    std::vector<std::byte> aligned(std::size_t(out * in) * es), storage(aligned.size() + 1);
+    for (std::int64_t i = 0; i < out * in; ++i) {
+      const float v = float(i) * 0.75f - 4.0f;
+      const auto h = std::uint16_t(0x3C00 + i * 7);  // finite in both bf16 and f16
+      std::memcpy(aligned.data() + i * std::int64_t(es), dt == DType::f32 ? static_cast<const void*>(&v) : &h, es);
+    }
+    std::memcpy(storage.data() + 1, aligned.data(), aligned.size());
+    std::vector<float> want(static_cast<std::size_t>(out * in)), got(want.size());
+    std::vector<float> vec(static_cast<std::size_t>(in));
+    cpu::decode_rows(want.data(), matrix_view(dt, aligned.data(), out, in), 0, out);
+    const auto odd = matrix_view(dt, storage.data() + 1, out, in);
+    cpu::decode_rows(got.data(), odd, 0, out);
+    EXPECT_EQ(got, want);
+    cpu::decode_vector(vec.data(), odd.rows(2, 1));
+    EXPECT_EQ(vec, std::vector<float>(want.begin() + 2 * in, want.end()));
+  }
+  // FP8 block scales at an odd address too.
+  const std::uint8_t q[4] = {0x38, 0x40, 0x44, 0x48};
+  const float scales[1] = {0.5f};
+  std::byte odd_scales[5];
+  std::memcpy(odd_scales + 1, scales, 4);
+  auto w = matrix_view(DType::f8_e4m3, q, 1, 4);
+  w.quant = Quant::fp8_block;
+  w.block = 4;
+  w.scales = odd_scales + 1;
+  w.scale_ld = 1;
+  std::vector<float> got(4);
+  cpu::decode_rows(got.data(), w, 0, 1);
+  for (int c = 0; c < 4; ++c) EXPECT_EQ(got[c], fp8_e4m3fn_to_f32(q[c]) * 0.5f);
+}
+
 }  // namespace

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <limits>
+#include <string>
 #include <templlm/runtime/sampler.hpp>
 #include <vector>
 
@@ -129,6 +131,30 @@ TEST(Sampler, InvalidParametersAreRejected) {
   EXPECT_THROW(s.sample(base, {}, {.temperature = 1.0f, .top_p = 0.0f}, 0), InvalidInput);
   EXPECT_THROW(s.sample(base, {}, {.temperature = 1.0f, .min_p = 2.0f}, 0), InvalidInput);
   EXPECT_THROW(s.sample(base, {}, {.temperature = 1.0f, .top_k = -1}, 0), InvalidInput);
+  // A negative temperature once meant greedy without a word; non-finite penalties poison
+  // every logit they touch.
+  EXPECT_THROW(s.sample(base, {}, {.temperature = -1.0f}, 0), InvalidInput);
+  const float inf = std::numeric_limits<float>::infinity();
+  EXPECT_THROW(s.sample(base, {}, {.temperature = 1.0f, .repetition_penalty = inf}, 0), InvalidInput);
+  EXPECT_THROW(s.sample(base, {}, {.temperature = 1.0f, .presence_penalty = std::nanf("")}, 0), InvalidInput);
+  EXPECT_THROW(s.sample(base, {}, {.temperature = 1.0f, .frequency_penalty = -inf}, 0), InvalidInput);
+}
+
+TEST(Sampler, NanLogitsAreATypedErrorNamingTheToken) {
+  Sampler s(4);
+  std::vector<float> bad = base;
+  bad[2] = std::nanf("");
+  for (const float t : {0.0f, 1.0f}) {  // greedy and sampled
+    try {
+      s.sample(bad, {}, {.temperature = t}, 7);
+      ADD_FAILURE() << "no error at temperature " << t;
+    } catch (const InvalidInput& e) {
+      EXPECT_NE(std::string(e.what()).find("NaN logits at token id 2 (of 4) for generated token 7"),
+                std::string::npos) << e.what();
+    }
+  }
+  EXPECT_THROW(Sampler::argmax(bad), InvalidInput);
+  static_assert(sampling::first_nan(nullptr, 0) == -1);
 }
 
 }  // namespace

@@ -67,8 +67,12 @@ TEST(TokenizerHostile, AddedTokenIdsOutsideTheVocabularyAreRefused) {
 
 /// `leaf` inside `depth` Sequences whose children are listed under `list`.
 std::string nested(const std::string& list, const std::string& leaf, int depth) {
-  std::string s = leaf;
-  for (int i = 0; i < depth; ++i) s = R"({"type": "Sequence", ")" + list + R"(": [)" + s + "]}";
+  const std::string open = R"({"type": "Sequence", ")" + list + R"(": [)";
+  std::string s;
+  s.reserve(std::size_t(depth) * (open.size() + 2) + leaf.size());
+  for (int i = 0; i < depth; ++i) s += open;
+  s += leaf;
+  for (int i = 0; i < depth; ++i) s += "]}";
   return s;
 }
 

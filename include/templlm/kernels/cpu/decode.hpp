@@ -48,8 +48,13 @@ inline void decode_plain_row(float* dst, const WeightView<Host>& w, std::int64_t
       std::memcpy(dst, w.data + first * 4, std::size_t(cols) * 4);
       return;
     case DType::bf16: {
-      const auto* src = reinterpret_cast<const std::uint16_t*>(w.data) + first;
-      for (std::int64_t c = 0; c < cols; ++c) dst[c] = bf16_to_f32(src[c]);
+      // memcpy, not a uint16_t*: files whose header is not padded put bf16 at odd addresses.
+      const std::byte* src = w.data + first * 2;
+      for (std::int64_t c = 0; c < cols; ++c) {
+        std::uint16_t v;
+        std::memcpy(&v, src + c * 2, 2);
+        dst[c] = bf16_to_f32(v);
+      }
       return;
     }
     default:
@@ -73,10 +78,10 @@ inline void decode_rows(float* dst, const WeightView<Host>& w, std::int64_t row0
         break;
       case Quant::fp8_block: {
         const auto* q = reinterpret_cast<const std::uint8_t*>(w.data) + prow * w.stride();
-        const auto* s = reinterpret_cast<const float*>(w.scales) + (prow / w.block) * w.scale_ld;
+        const std::byte* s = w.scales + (prow / w.block) * w.scale_ld * 4;
         for (std::int64_t c = 0; c < cols; ++c) {
           float scale;
-          std::memcpy(&scale, s + c / w.block, 4);
+          std::memcpy(&scale, s + (c / w.block) * 4, 4);
           dst[c] = fp8_e4m3fn_to_f32(q[c]) * scale;
         }
         break;

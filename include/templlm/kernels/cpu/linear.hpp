@@ -45,7 +45,8 @@ inline void linear(ThreadPool& pool, MatrixView<float> y, MatrixView<const float
       const std::int64_t nb = std::min(block, end - n0);
       const float* wp;
       if (w.dtype == DType::f32 && w.quant == Quant::none && !w.transposed && w.row_step == 1 &&
-          w.stride() == k) {  // usable in place
+          w.stride() == k &&
+          reinterpret_cast<std::uintptr_t>(w.data) % alignof(float) == 0) {  // usable in place
         wp = reinterpret_cast<const float*>(w.data) + (w.row_base + n0) * k;
       } else {
         scratch.resize(static_cast<std::size_t>(nb * k));
