@@ -5,7 +5,8 @@
 /// w_gate = "mlp.shared_expert_gate.weight" [1, hidden]. Three pieces, none in templlm:
 ///   1. a config type (its *type* selects the component, its values size it),
 ///   2. the component: a specialization of templlm::layers::SharedExpert for that type,
-///   3. the one op it needs that no backend has (a per-row sigmoid scale), written here for the
+///   3. (optional) its parameter count, for templlm::model::param_count,
+///   4. the one op it needs that no backend has (a per-row sigmoid scale), written here for the
 ///      CPU backend; a GPU build would add a kernel for gpu::Backend the same way.
 #pragma once
 #include <string>
@@ -18,6 +19,12 @@ namespace my {
 struct GatedSharedExpert {
   int intermediate;
 };
+
+/// Its weights, for templlm::model::param_count (found there by ADL, so this header need not be
+/// included before the library's): the SwiGLU MLP and the [1, hidden] gate.
+constexpr std::int64_t parameter_count(const GatedSharedExpert& s, std::int64_t hidden) {
+  return 3 * hidden * s.intermediate + hidden;
+}
 
 /// y[r, :] *= sigmoid(g[r, 0]), as torch's F.sigmoid(gate) * shared in fp32.
 inline void scale_rows_by_sigmoid(templlm::cpu::Backend&, templlm::MatrixView<float, templlm::Host> y,

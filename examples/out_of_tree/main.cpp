@@ -40,6 +40,19 @@ int main(int argc, char** argv) try {
   }
   const std::filesystem::path dir = argv[1];
   io::HfConfig::load(dir).check(M::hf_fields(), M::name);  // the checkpoint is this description
+  // The description's parameter count (ours and the library's components, through ADL) is every
+  // weight in the checkpoint.
+  std::int64_t in_checkpoint = 0;
+  {
+    const auto store = io::WeightStore::open(dir);
+    for (const auto& name : store.names()) in_checkpoint += store.get(name).numel();
+  }
+  constexpr std::int64_t counted = model::param_count<M>().total;
+  if (counted != in_checkpoint) {
+    std::fprintf(stderr, "param_count<%s>() = %lld, the checkpoint holds %lld weights\n", M::name.data(),
+                 static_cast<long long>(counted), static_cast<long long>(in_checkpoint));
+    return 1;
+  }
   cpu::Backend be(2);
   runtime::Model<M, cpu::Backend> model(be, io::WeightStore::open(dir));
 
@@ -57,6 +70,7 @@ int main(int argc, char** argv) try {
       std::sort(ref.begin(), ref.end());
       expert_mismatches += got != ref;
     }
+  std::printf("%s: %lld parameters, as in the checkpoint\n", M::name.data(), static_cast<long long>(counted));
   std::printf("%s: prefill %.3g, decode %.3g relative to transformers; %d expert mismatches\n",
               M::name.data(), prefill, decode, expert_mismatches);
   return prefill <= 1e-4 && decode <= 1e-4 && expert_mismatches == 0 ? 0 : 1;

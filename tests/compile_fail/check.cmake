@@ -1,7 +1,12 @@
 # Script mode: compiles SRC with -fsyntax-only; passes when the compile fails and its output
 # contains EXPECT (a failure for another reason must not pass), or, with EXPECT empty, when it
 # compiles.
-execute_process(COMMAND ${CXX} -std=c++20 -fsyntax-only -I${INCLUDE} -I${HERE} ${SRC}
+string(REPLACE "|" ";" extra "${EXTRA_INCLUDES}")
+set(include_flags -I${INCLUDE} -I${HERE})
+foreach(dir IN LISTS extra)
+  list(APPEND include_flags -I${dir})
+endforeach()
+execute_process(COMMAND ${CXX} -std=c++20 -fsyntax-only ${include_flags} ${SRC}
   RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
 if(EXPECT STREQUAL "")
   if(NOT rc EQUAL 0)

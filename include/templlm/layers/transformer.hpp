@@ -30,16 +30,53 @@ namespace templlm::layers {
 template <class M>
 constexpr bool runnable_description() {
   if constexpr (!has_attention<std::remove_cvref_t<decltype(M::attention)>>) return false;
+  else if constexpr (!requires { rope_table(M::rope, 2); }) return false;
+  else if constexpr (has_dense_layers<M>() &&
+                     !std::is_same_v<std::remove_cvref_t<decltype(M::dense_ffn)>, cfg::SwiGlu>)
+    return false;
   else if constexpr (has_moe_layers<M>())
     return has_router<std::remove_cvref_t<decltype(M::router)>> &&
-           has_shared_expert<std::remove_cvref_t<decltype(M::shared)>>;
+           has_shared_expert<std::remove_cvref_t<decltype(M::shared)>> &&
+           std::is_same_v<std::remove_cvref_t<decltype(M::expert)>, cfg::SwiGlu>;
   else return true;
 }
 template <class M>
 inline constexpr bool runnable = runnable_description<M>();
 
+/// The same question as runnable<M>, answered at compile time with a sentence naming the member
+/// whose type has no implementation (Transformer, runtime::Model and load_model call it), so a
+/// described-but-unimplemented component is a build error, never a run-time surprise.
+template <class M>
+constexpr bool check_runnable() {
+  static_assert(has_attention<std::remove_cvref_t<decltype(M::attention)>>,
+                "templlm: M::attention has a type with no Attention implementation: use cfg::Gqa or "
+                "cfg::Mla, or specialize layers::Attention (and layers::has_attention) for it");
+  static_assert(requires { rope_table(M::rope, 2); },
+                "templlm: M::rope has a type with no rope_table(const T&, int dim) overload: use "
+                "cfg::Rope, cfg::YarnRope or cfg::Llama3Rope, or declare one in T's namespace");
+  if constexpr (has_dense_layers<M>())
+    static_assert(std::is_same_v<std::remove_cvref_t<decltype(M::dense_ffn)>, cfg::SwiGlu>,
+                  "templlm: M::dense_ffn must be a cfg::SwiGlu: layer(i) plans dense FFN layers and "
+                  "SwiGlu is the dense FFN this build implements");
+  if constexpr (has_moe_layers<M>()) {
+    static_assert(has_router<std::remove_cvref_t<decltype(M::router)>>,
+                  "templlm: M::router has a type with no Router implementation: use cfg::TopK or "
+                  "cfg::GroupedTopK, or specialize layers::Router (and layers::has_router) for it");
+    static_assert(has_shared_expert<std::remove_cvref_t<decltype(M::shared)>>,
+                  "templlm: M::shared has a type with no SharedExpert implementation: use "
+                  "cfg::SharedExpert or cfg::NoSharedExpert, or specialize layers::SharedExpert "
+                  "(and layers::has_shared_expert) for it");
+    static_assert(std::is_same_v<std::remove_cvref_t<decltype(M::expert)>, cfg::SwiGlu>,
+                  "templlm: M::expert must be a cfg::SwiGlu: layer(i) plans MoE layers and SwiGlu is "
+                  "the routed-expert FFN this build implements");
+  }
+  return runnable<M>;
+}
+
 template <class M, class B, KvElement CacheT = float>
 class Transformer {
+  static_assert(check_description<M>());
+  static_assert(check_runnable<M>());
   static_assert(Backend<B>, "templlm: B does not satisfy the backend contract of core/backend.hpp");
   static_assert(BackendCache<B, CacheT>,
                 "templlm: this backend has no KV cache of the requested element type (the fp32 cache "

@@ -93,8 +93,11 @@ class AnyModel {
   std::vector<std::shared_ptr<void>> owners_;
 };
 
-template <ModelDescription M, class B, KvElement CacheT = float>
+template <class M, class B, KvElement CacheT = float>
 class Model final : public AnyModel {
+  static_assert(check_description<M>());   // a sentence per wrong member, not a concept dump
+  static_assert(layers::check_runnable<M>());
+
  public:
   using Net = layers::Transformer<M, B, CacheT>;
 

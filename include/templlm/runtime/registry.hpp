@@ -25,8 +25,9 @@ struct DescriptionInfo {
   bool runnable;  // every component has a CPU implementation in this build
 };
 
-template <ModelDescription M>
+template <class M>
 DescriptionInfo describe() {
+  static_assert(check_description<M>());
   return {std::string(M::name), std::string(M::hf_architecture), model::param_count<M>(),
           layers::runnable<M>};
 }
@@ -78,14 +79,13 @@ std::unique_ptr<AnyModel> load_model(TypeList<Ms...> list, B& be, const std::fil
                                      std::function<void(std::uint64_t, std::uint64_t)> progress = {}) {
   const auto config = io::HfConfig::load(dir);
   std::unique_ptr<AnyModel> out;
+  // Every description in the list must be runnable: one whose component has no implementation
+  // fails to compile here, naming the member (layers::check_runnable), rather than at run time.
+  static_assert((check_description<Ms>() && ...));
+  static_assert((layers::check_runnable<Ms>() && ...));
   with_matching_description(list, config, dir.string(), [&]<class M>() {
-    if constexpr (layers::runnable<M>) {
-      config.check(M::hf_fields(), M::name);
-      out = std::make_unique<Model<M, B>>(be, io::WeightStore::open(dir, progress));
-    } else {
-      throw Unsupported("templlm: " + std::string(M::name) +
-                        " is described but its layers are not implemented in this build yet");
-    }
+    config.check(M::hf_fields(), M::name);
+    out = std::make_unique<Model<M, B>>(be, io::WeightStore::open(dir, progress));
   });
   return out;
 }
