@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 /// \file apps/templlm/chat_cmd.cpp
-/// `templlm chat --render`: a JSON array of {role, content} on stdin -> the prompt the family's
-/// chat template renders. The family name is resolved here, in the app, so the library keeps one
-/// typed struct per family and no name switch. Interactive chat (`--model DIR`) comes later.
+/// `templlm chat --render --family NAME`: a JSON array of {role, content} on stdin -> the prompt
+/// that format renders (NAME is the user's choice of a format). `templlm chat --model DIR`: an
+/// interactive chat in the format the model's description names (M::chat_format()).
 #include <iostream>
 #include <iterator>
 #include <nlohmann/json.hpp>
@@ -16,6 +16,8 @@
 #include "generate_support.hpp"
 #include "numbers.hpp"
 #include "templlm/io/hf_config.hpp"
+#include "templlm/model/all.hpp"
+#include "templlm/runtime/registry.hpp"
 #include <limits>
 #include <fstream>
 #include <functional>
@@ -35,8 +37,7 @@ Reads a JSON array of {"role": ..., "content": ...} on stdin and prints the rend
 
        templlm chat --model DIR [options]       (interactive; /reset clears, /quit or EOF ends)
 
-Chats with the model in DIR in its family's chat format (from config.json's model_type, or
---family), streaming the answer; reasoning (a <think> block) is shown dimmed, apart from the
+Chats with the model in DIR in the chat format its description names (or --family), streaming the answer; reasoning (a <think> block) is shown dimmed, apart from the
 answer, and left out of the history.
   --model DIR              checkpoint with tokenizer.json
   --max-tokens N           per answer (default 512)
@@ -69,34 +70,68 @@ AnyChat erase(Format f) {
           [f](std::string_view out) { return f.parse(out); }};
 }
 
-std::optional<AnyChat> chat_format(const Options& o, std::string family) {
+tokenizer::chat::ChatOptions chat_options(const Options& o) {
+  return {.thinking = o.thinking, .reasoning = o.reasoning, .date = o.date, .checkpoint_template = {}};
+}
+
+/// The formats --family names: a user's choice of a format by its name (the model's own format
+/// comes from its description). Calls f(format) with the configured format; false if unknown.
+template <class F>
+bool with_named_format(std::string_view family, const tokenizer::chat::ChatOptions& c, F&& f) {
   namespace chat = tokenizer::chat;
-  if (!o.family.empty()) family = o.family;
-  if (family == "harmony" || family == "gptoss" || family == "gpt_oss") {
-    chat::HarmonyChat h;
-    if (o.reasoning == "low") h.reasoning = chat::HarmonyChat::Reasoning::low;
-    else if (o.reasoning == "high") h.reasoning = chat::HarmonyChat::Reasoning::high;
-    h.date = o.date;
-    return erase(h);
+  if (family == "harmony" || family == "gptoss" || family == "gpt_oss") f(chat::configured(chat::HarmonyChat{}, c));
+  else if (family == "qwen3" || family == "qwen3_moe") f(chat::configured(chat::Qwen3Chat{}, c));
+  else if (family == "deepseek_r1") f(chat::DeepSeekChat{true});
+  else if (family == "deepseek_v3") f(chat::DeepSeekChat{false});
+  else if (family == "llama3") f(chat::Llama3Chat{});
+  else if (family == "llama4") f(chat::Llama4Chat{});
+  else if (family == "mistral" || family == "mistral_v1" || family == "mixtral") f(chat::MistralChat{1});
+  else if (family == "mistral_v3") f(chat::MistralChat{3});
+  else return false;
+  return true;
+}
+
+/// tokenizer_config.json's "chat_template" (a string, or the entry named "default" of a list),
+/// empty when the checkpoint has none.
+std::string checkpoint_template(const std::filesystem::path& dir) {
+  const auto path = dir / "tokenizer_config.json";
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) return {};
+  const auto cfg = io::HfConfig::load(path);
+  const auto* t = cfg.lookup("chat_template");
+  if (t == nullptr) return {};
+  if (t->is_string()) return t->get<std::string>();
+  if (t->is_array())
+    for (const auto& e : *t)
+      if (e.is_object() && e.value("name", "") == "default" && e.contains("template") && e["template"].is_string())
+        return e["template"].get<std::string>();
+  return {};
+}
+
+/// The chat format of the model in dir: --family if given, else what the matching description
+/// names (`M::chat_format()`), refined by the checkpoint's own template where the format reads it.
+/// No architecture switch: the description says, and one without a format is an error.
+std::optional<AnyChat> chat_format(const Options& o, const std::filesystem::path& dir, std::string& why) {
+  auto c = chat_options(o);
+  std::optional<AnyChat> out;
+  if (!o.family.empty()) {
+    if (!with_named_format(o.family, c, [&](auto f) { out = erase(f); }))
+      why = "unknown --family '" + o.family + "'";
+    return out;
   }
-  if (family == "qwen3" || family == "qwen3_moe") return erase(chat::Qwen3Chat{o.thinking});
-  if (family == "deepseek_r1") return erase(chat::DeepSeekChat{true});
-  if (family == "deepseek_v3") return erase(chat::DeepSeekChat{false});
-  if (family == "llama3") return erase(chat::Llama3Chat{});
-  if (family == "llama4" || family == "llama4_text") return erase(chat::Llama4Chat{});
-  if (family == "mistral" || family == "mistral_v1" || family == "mixtral") return erase(chat::MistralChat{1});
-  if (family == "mistral_v3") return erase(chat::MistralChat{3});
-  return std::nullopt;
+  const auto config = io::HfConfig::load(dir / "config.json");
+  c.checkpoint_template = checkpoint_template(dir);
+  runtime::with_matching_description(model::LoadableModels{}, config, dir.string(), [&]<class M>() {
+    if constexpr (requires { M::chat_format(); })
+      out = erase(tokenizer::chat::configured(M::chat_format(), c));
+    else
+      why = "the description '" + std::string(M::name) + "' names no chat format (M::chat_format()); pass --family NAME";
+  });
+  return out;
 }
 
 int interactive(const Options& o) {
   const std::filesystem::path dir = o.model;
-  std::string model_type;
-  {
-    // HfConfig names the file in every error and refuses a FIFO instead of waiting on it.
-    const auto cfg = io::HfConfig::load(dir / "config.json");
-    if (const auto* t = cfg.lookup("model_type"); t && t->is_string()) model_type = t->get<std::string>();
-  }
   // Checked before anything loads, each against its whole range (no narrowing after stoll).
   constexpr double inf = std::numeric_limits<double>::infinity();
   const unsigned threads = parse_int<unsigned>("threads", o.threads, 0, 1024, "0 to 1024; 0 = all cores");
@@ -108,10 +143,11 @@ int interactive(const Options& o) {
   g.sampling.seed = parse_int<std::uint64_t>("seed", o.seed, 0, std::numeric_limits<std::uint64_t>::max(),
                                              "0 to 18446744073709551615");
   g.context_limit = model_context_limit(dir);
-  auto fmt = chat_format(o, model_type);
+  // HfConfig names the file in every error and refuses a FIFO instead of waiting on it.
+  std::string why;
+  auto fmt = chat_format(o, dir, why);
   if (!fmt) {
-    std::cerr << "templlm chat: no chat format for model_type '" << model_type
-              << "'; pass --family NAME\n";
+    std::cerr << "templlm chat: " << why << "\n";
     return 2;
   }
   if (!std::filesystem::exists(dir / "tokenizer.json")) {
@@ -171,30 +207,13 @@ int print(const Format& f, const std::vector<tokenizer::chat::Message>& msgs, co
 }
 
 int render(const Options& o, const std::vector<tokenizer::chat::Message>& msgs) {
-  namespace chat = tokenizer::chat;
-  const std::string& f = o.family;
-  if (f == "harmony" || f == "gptoss" || f == "gpt_oss") {
-    chat::HarmonyChat h;
-    if (o.reasoning == "low")
-      h.reasoning = chat::HarmonyChat::Reasoning::low;
-    else if (o.reasoning == "high")
-      h.reasoning = chat::HarmonyChat::Reasoning::high;
-    else if (o.reasoning != "medium") {
-      std::cerr << "templlm chat: --reasoning must be low, medium or high\n";
-      return 2;
-    }
-    h.date = o.date;
-    return print(h, msgs, o);
+  try {
+    if (with_named_format(o.family, chat_options(o), [&](const auto& f) { print(f, msgs, o); })) return 0;
+  } catch (const InvalidInput& e) {  // e.g. --reasoning neither low, medium nor high
+    std::cerr << "templlm chat: " << e.what() << "\n";
+    return 2;
   }
-  if (f == "qwen3" || f == "qwen3_moe") return print(chat::Qwen3Chat{o.thinking}, msgs, o);
-  if (f == "deepseek_r1") return print(chat::DeepSeekChat{true}, msgs, o);
-  if (f == "deepseek_v3") return print(chat::DeepSeekChat{false}, msgs, o);
-  if (f == "llama3") return print(chat::Llama3Chat{}, msgs, o);
-  if (f == "llama4") return print(chat::Llama4Chat{}, msgs, o);
-  if (f == "mistral" || f == "mistral_v1" || f == "mixtral")
-    return print(chat::MistralChat{1}, msgs, o);
-  if (f == "mistral_v3") return print(chat::MistralChat{3}, msgs, o);
-  std::cerr << "templlm chat: unknown family '" << f << "'\n" << chat_help;
+  std::cerr << "templlm chat: unknown family '" << o.family << "'\n" << chat_help;
   return 2;
 }
 

@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include "../core/config.hpp"
+#include "../tokenizer/chat/deepseek.hpp"
 
 namespace templlm::model {
 
@@ -66,6 +67,8 @@ constexpr auto deepseek_v3_hf_fields() {
 
 /// Common to DeepSeek-V3 descriptions; each one below spells its own numbers out.
 struct DeepSeekV3Family {
+  /// R1's format; a V3 checkpoint's own chat_template (no "<think>") selects V3's.
+  static tokenizer::chat::DeepSeekChat chat_format() { return {.r1 = true}; }
   /// How the publisher counts active parameters: DeepSeek leaves the input embedding out of the active count (see model/all.hpp).
   static constexpr bool active_counts_embedding = false;
   static constexpr std::string_view hf_architecture = "DeepseekV3ForCausalLM";

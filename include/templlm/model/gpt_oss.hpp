@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "../core/config.hpp"
+#include "../tokenizer/chat/harmony.hpp"
 
 namespace templlm::model {
 
@@ -76,6 +77,8 @@ constexpr auto gpt_oss_hf_fields() {
 
 /// Common to every GPT-OSS size; each size below spells its own numbers out.
 struct GptOssFamily {
+  /// The chat format (tokenizer/chat): --reasoning and --date apply to it.
+  static tokenizer::chat::HarmonyChat chat_format() { return {}; }
   /// How the publisher counts active parameters: OpenAI leaves the input embedding out of the active count (model card).
   static constexpr bool active_counts_embedding = false;
   static constexpr std::string_view hf_architecture = "GptOssForCausalLM";

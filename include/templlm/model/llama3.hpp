@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "../core/config.hpp"
+#include "../tokenizer/chat/deepseek.hpp"
 #include "dense.hpp"
 
 namespace templlm::model {
@@ -40,6 +41,8 @@ constexpr auto llama3_hf_fields() {
 }  // namespace detail
 
 struct Llama3Family : DenseFamily {
+  /// The descriptions of this architecture are DeepSeek-R1's distills, which speak R1's format.
+  static tokenizer::chat::DeepSeekChat chat_format() { return {.r1 = true}; }
   static constexpr std::string_view hf_architecture = "LlamaForCausalLM";
   static constexpr bool tied_embeddings = false;
   static constexpr cfg::RmsNorm norm{.eps = 1e-5f};

@@ -14,6 +14,7 @@
 #include <string_view>
 
 #include "../core/config.hpp"
+#include "../tokenizer/chat/llama.hpp"
 
 namespace templlm::model {
 
@@ -120,6 +121,7 @@ constexpr auto llama4_maverick_hf_fields() {
 
 /// Common to every Llama 4 description; each one below spells its own numbers out.
 struct Llama4Family {
+  static tokenizer::chat::Llama4Chat chat_format() { return {}; }
   /// How the publisher counts active parameters: Meta counts the embedding as active.
   static constexpr bool active_counts_embedding = true;
   /// The released multimodal checkpoint; its vision tower ("vision_model.",

@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "../core/config.hpp"
+#include "../tokenizer/chat/mistral.hpp"
 
 namespace templlm::model {
 
@@ -40,6 +41,8 @@ constexpr auto mixtral_hf_fields() {
 
 /// Common to every Mixtral size; each size below spells its own numbers out.
 struct MixtralFamily {
+  /// Mixtral-8x7B-Instruct-v0.1 speaks the v1 format; 8x22B overrides it with v3.
+  static tokenizer::chat::MistralChat chat_format() { return {.version = 1}; }
   /// How the publisher counts active parameters: Mistral counts the embedding as active.
   static constexpr bool active_counts_embedding = true;
   static constexpr cfg::NoSharedExpert shared{};
@@ -65,6 +68,7 @@ struct Mixtral8x7B : MixtralFamily {
 
 /// Mixtral-8x22B-v0.1 (base, vocab 32000; the Instruct release has 32768 and needs its own struct).
 struct Mixtral8x22B : MixtralFamily {
+  static tokenizer::chat::MistralChat chat_format() { return {.version = 3}; }
   static constexpr std::string_view name = "mixtral-8x22b";
   static constexpr cfg::Dims dims{.hidden = 6144, .vocab = 32000, .layers = 56};
   static constexpr cfg::RmsNorm norm{.eps = 1e-5f};

@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "../core/config.hpp"
+#include "../tokenizer/chat/deepseek.hpp"
 #include "dense.hpp"
 
 namespace templlm::model {
@@ -32,6 +33,8 @@ constexpr auto qwen2_hf_fields() {
 }  // namespace detail
 
 struct Qwen2Family : DenseFamily {
+  /// The descriptions of this architecture are DeepSeek-R1's distills, which speak R1's format.
+  static tokenizer::chat::DeepSeekChat chat_format() { return {.r1 = true}; }
   static constexpr std::string_view hf_architecture = "Qwen2ForCausalLM";
   static constexpr bool tied_embeddings = false;
 };

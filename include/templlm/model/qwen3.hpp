@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "../core/config.hpp"
+#include "../tokenizer/chat/qwen3.hpp"
 #include "dense.hpp"
 
 namespace templlm::model {
@@ -34,6 +35,7 @@ constexpr auto qwen3_hf_fields() {
 }  // namespace detail
 
 struct Qwen3Family : DenseFamily {
+  static tokenizer::chat::Qwen3Chat chat_format() { return {}; }
   static constexpr std::string_view hf_architecture = "Qwen3ForCausalLM";
   static constexpr cfg::RmsNorm norm{.eps = 1e-6f};
   static constexpr cfg::Rope rope{.theta = 1e6};

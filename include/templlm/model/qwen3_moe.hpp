@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "../core/config.hpp"
+#include "../tokenizer/chat/qwen3.hpp"
 
 namespace templlm::model {
 
@@ -37,6 +38,7 @@ constexpr auto qwen3_moe_hf_fields() {
 }  // namespace detail
 
 struct Qwen3MoeFamily {
+  static tokenizer::chat::Qwen3Chat chat_format() { return {}; }
   /// How the publisher counts active parameters: Qwen counts the embedding as active.
   static constexpr bool active_counts_embedding = true;
   static constexpr std::string_view hf_architecture = "Qwen3MoeForCausalLM";

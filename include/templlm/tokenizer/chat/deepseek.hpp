@@ -15,6 +15,7 @@
 #include <string_view>
 
 #include "templlm/tokenizer/chat/message.hpp"
+#include "templlm/tokenizer/chat/options.hpp"
 
 namespace templlm::tokenizer::chat {
 
@@ -84,5 +85,12 @@ struct DeepSeekChat {
   static std::string assistant_tag() { return special("Assistant"); }
   static std::string eos_tag() { return special("end of sentence"); }
 };
+
+/// V3 and R1 share one architecture and config; R1's template (and its distills') opens the
+/// answer with "<think>", V3's never mentions it. Without a template the description's choice
+/// stands.
+inline void configure(DeepSeekChat& d, const ChatOptions& o) {
+  if (!o.checkpoint_template.empty()) d.r1 = o.checkpoint_template.find("<think>") != std::string::npos;
+}
 
 }  // namespace templlm::tokenizer::chat

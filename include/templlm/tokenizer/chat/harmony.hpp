@@ -13,7 +13,9 @@
 #include <string>
 #include <string_view>
 
+#include "templlm/core/error.hpp"
 #include "templlm/tokenizer/chat/message.hpp"
+#include "templlm/tokenizer/chat/options.hpp"
 
 namespace templlm::tokenizer::chat {
 
@@ -109,5 +111,14 @@ struct HarmonyChat {
     return r;
   }
 };
+
+/// --reasoning and --date; an unknown reasoning level is an error, not "medium".
+inline void configure(HarmonyChat& h, const ChatOptions& o) {
+  if (o.reasoning == "low") h.reasoning = HarmonyChat::Reasoning::low;
+  else if (o.reasoning == "medium") h.reasoning = HarmonyChat::Reasoning::medium;
+  else if (o.reasoning == "high") h.reasoning = HarmonyChat::Reasoning::high;
+  else throw InvalidInput("templlm: harmony reasoning must be low, medium or high, not '" + o.reasoning + "'");
+  h.date = o.date;
+}
 
 }  // namespace templlm::tokenizer::chat

@@ -12,6 +12,7 @@
 #include <string>
 
 #include "templlm/tokenizer/chat/message.hpp"
+#include "templlm/tokenizer/chat/options.hpp"
 
 namespace templlm::tokenizer::chat {
 
@@ -76,5 +77,7 @@ struct Qwen3Chat {
     return detail::parse_think(generated, "<|im_end|>");
   }
 };
+
+inline void configure(Qwen3Chat& q, const ChatOptions& o) { q.enable_thinking = o.thinking; }
 
 }  // namespace templlm::tokenizer::chat
