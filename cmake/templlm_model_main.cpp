@@ -13,6 +13,9 @@
 #include <templlm/runtime/generator.hpp>
 #include <templlm/runtime/registry.hpp>
 #include <templlm/tokenizer/tokenizer.hpp>
+#ifdef TEMPLLM_MODEL_HEADER  // a description outside the library (HEADER of the CMake function)
+#include TEMPLLM_MODEL_HEADER
+#endif
 
 #ifndef TEMPLLM_MODEL
 #error "templlm: compile with -DTEMPLLM_MODEL=<description type> (templlm_add_model_executable does)"
