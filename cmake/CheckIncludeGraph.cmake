@@ -5,7 +5,8 @@
 #   layers/     never includes kernels/, io/, runtime/ or tokenizer/
 #   kernels/    includes only core/ and its own backend folder
 #   <Eigen/...> only under kernels/cpu/; <range/v3/...> only under io/ and tokenizer/;
-#   <cub/...> and __global__ only under kernels/cuda/
+#   <cub/...> and __global__ only under kernels/cuda/; <httplib.h> only under serve/, which uses
+#   a loaded model through runtime/ only
 file(GLOB_RECURSE headers RELATIVE ${ROOT} ${ROOT}/templlm/*.hpp ${ROOT}/templlm/*.cuh)
 set(errors "")
 foreach(h ${headers})
@@ -47,6 +48,12 @@ foreach(h ${headers})
     endif()
     if(path MATCHES "^range/v3" AND NOT h MATCHES "^templlm/(io|tokenizer)/")
       list(APPEND errors "${h}: <range/v3/...> only under io/ and tokenizer/")
+    endif()
+    if(path STREQUAL "httplib.h" AND NOT h MATCHES "^templlm/serve/")
+      list(APPEND errors "${h}: <httplib.h> only under serve/ (the HTTP face; the scheduler needs none)")
+    endif()
+    if(part STREQUAL "serve" AND to MATCHES "^(kernels|layers|io)$")
+      list(APPEND errors "${h}: serve/ talks to a loaded model through runtime/, not ${target}")
     endif()
     if(path MATCHES "^cub/" AND NOT h MATCHES "^templlm/kernels/cuda/")
       list(APPEND errors "${h}: <cub/...> only under kernels/cuda/")

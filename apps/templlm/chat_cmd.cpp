@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "templlm/tokenizer/chat/all.hpp"
+#include "templlm/tokenizer/chat/any.hpp"
 #include "templlm/runtime/generator.hpp"
 #include "generate_support.hpp"
 #include "numbers.hpp"
@@ -58,17 +59,8 @@ struct Options {
   std::string system, max_tokens = "512", temperature = "0.7", top_p = "0.9", seed = "0", threads = "0";
 };
 
-/// A family's chat format behind two functions.
-struct AnyChat {
-  std::function<std::string(const std::vector<tokenizer::chat::Message>&)> render;
-  std::function<tokenizer::chat::ParsedReply(std::string_view)> parse;
-};
-
-template <class Format>
-AnyChat erase(Format f) {
-  return {[f](const std::vector<tokenizer::chat::Message>& m) { return f.render(m, true); },
-          [f](std::string_view out) { return f.parse(out); }};
-}
+using tokenizer::chat::AnyChat;
+using tokenizer::chat::erase;
 
 tokenizer::chat::ChatOptions chat_options(const Options& o) {
   return {.thinking = o.thinking, .reasoning = o.reasoning, .date = o.date, .checkpoint_template = {}};
@@ -108,26 +100,8 @@ std::string checkpoint_template(const std::filesystem::path& dir) {
   return {};
 }
 
-/// The chat format of the model in dir: --family if given, else what the matching description
-/// names (`M::chat_format()`), refined by the checkpoint's own template where the format reads it.
-/// No architecture switch: the description says, and one without a format is an error.
 std::optional<AnyChat> chat_format(const Options& o, const std::filesystem::path& dir, std::string& why) {
-  auto c = chat_options(o);
-  std::optional<AnyChat> out;
-  if (!o.family.empty()) {
-    if (!with_named_format(o.family, c, [&](auto f) { out = erase(f); }))
-      why = "unknown --family '" + o.family + "'";
-    return out;
-  }
-  const auto config = io::HfConfig::load(dir / "config.json");
-  c.checkpoint_template = checkpoint_template(dir);
-  runtime::with_matching_description(model::LoadableModels{}, config, dir.string(), [&]<class M>() {
-    if constexpr (requires { M::chat_format(); })
-      out = erase(tokenizer::chat::configured(M::chat_format(), c));
-    else
-      why = "the description '" + std::string(M::name) + "' names no chat format (M::chat_format()); pass --family NAME";
-  });
-  return out;
+  return model_chat_format(dir, o.family, chat_options(o), why);
 }
 
 int interactive(const Options& o) {
@@ -170,7 +144,7 @@ int interactive(const Options& o) {
     }
     if (line.empty()) continue;
     history.push_back({"user", line});
-    const auto enc = tok.encode(fmt->render(history));
+    const auto enc = tok.encode(fmt->render(history, true));
     // Reasoning (<think>...</think>) is dimmed on a terminal and marked otherwise.
     std::string seen;
     bool in_think = false;
@@ -218,6 +192,27 @@ int render(const Options& o, const std::vector<tokenizer::chat::Message>& msgs) 
 }
 
 }  // namespace
+
+/// The chat format of the model in dir: `family` if given, else what the matching description
+/// names (`M::chat_format()`), refined by the checkpoint's own template where the format reads it.
+/// No architecture switch: the description says, and one without a format is an error.
+std::optional<tokenizer::chat::AnyChat> model_chat_format(const std::filesystem::path& dir, const std::string& family,
+                                                          tokenizer::chat::ChatOptions c, std::string& why) {
+  std::optional<AnyChat> out;
+  if (!family.empty()) {
+    if (!with_named_format(family, c, [&](auto f) { out = erase(f); })) why = "unknown --family '" + family + "'";
+    return out;
+  }
+  const auto config = io::HfConfig::load(dir / "config.json");
+  c.checkpoint_template = checkpoint_template(dir);
+  runtime::with_matching_description(model::LoadableModels{}, config, dir.string(), [&]<class M>() {
+    if constexpr (requires { M::chat_format(); })
+      out = erase(tokenizer::chat::configured(M::chat_format(), c));
+    else
+      why = "the description '" + std::string(M::name) + "' names no chat format (M::chat_format()); pass --family NAME";
+  });
+  return out;
+}
 
 int chat_main(int argc, char** argv) {
   Options o;

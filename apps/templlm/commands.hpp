@@ -10,4 +10,5 @@ int logits_main(int argc, char** argv);
 int tokenize_main(int argc, char** argv);
 int chat_main(int argc, char** argv);
 int generate_main(int argc, char** argv);
+int serve_main(int argc, char** argv);
 }  // namespace templlm::cli

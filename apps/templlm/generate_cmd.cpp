@@ -85,10 +85,7 @@ SamplingFlags parse_sampling_flags(const Args& args, float default_temperature, 
 std::int64_t model_context_limit(const std::filesystem::path& dir) {
   std::error_code ec;
   if (!std::filesystem::is_regular_file(dir / "config.json", ec)) return 0;
-  const auto cfg = io::HfConfig::load(dir);
-  const nlohmann::json* v = cfg.lookup("max_position_embeddings");
-  if (v == nullptr || !v->is_number_unsigned() || v->get<std::uint64_t>() == 0) return 0;
-  return std::int64_t(std::min<std::uint64_t>(v->get<std::uint64_t>(), std::uint64_t(1) << 40));
+  return io::HfConfig::load(dir).context_limit();
 }
 
 /// The embedded demo model's directory: $TEMPLLM_DEMO_MODEL, then <exe>/../share/templlm/models/demo

@@ -6,9 +6,13 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <optional>
+#include <string>
 #include <templlm/kernels/cpu/backend.hpp>
 #include <templlm/core/sampling.hpp>
 #include <templlm/runtime/model.hpp>
+#include <templlm/tokenizer/chat/any.hpp>
+#include <templlm/tokenizer/chat/options.hpp>
 
 #include "args.hpp"
 
@@ -40,4 +44,9 @@ enum class CudaPrecision { fp32, bf16 };
 /// Throws Unsupported in a build without CUDA or on a machine without a CUDA device.
 std::unique_ptr<runtime::AnyModel> load_any_model_cuda(const std::filesystem::path& dir, bool progress,
                                                        CudaPrecision precision = CudaPrecision::fp32);
+/// The chat format of the model in dir (chat_cmd.cpp): `family` (a --family name) if not empty,
+/// else the one its description names, refined by its tokenizer_config.json template. Empty, with
+/// `why` set, when there is none.
+std::optional<tokenizer::chat::AnyChat> model_chat_format(const std::filesystem::path& dir, const std::string& family,
+                                                          tokenizer::chat::ChatOptions c, std::string& why);
 }  // namespace templlm::cli

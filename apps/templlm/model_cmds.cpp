@@ -15,6 +15,8 @@
 
 #include "args.hpp"
 #include "commands.hpp"
+#include "generate_support.hpp"
+#include "numbers.hpp"
 
 namespace templlm::cli {
 namespace {
@@ -120,9 +122,8 @@ int logits_main(int argc, char** argv) {
   const std::filesystem::path dir = args.require("model");
   const auto ids = parse_id_list(args.require("ids"));
   const std::string out = args.require("out");
-  const unsigned threads = args.get("threads") ? unsigned(std::stoul(*args.get("threads"))) : 0;
-  cpu::Backend be(threads);
-  auto model = runtime::load_model(Compiled{}, be, dir);
+  cpu::Backend be(int_flag<unsigned>(args, "threads", 0, 0, 1024, "0 to 1024; 0 = all cores"));
+  auto model = load_any_model(be, dir, false);  // generate's loader: the models compile once
   const auto logits = model->score(ids, args.has("decode"));
   io::write_npy_f32(out, logits.data(), std::int64_t(ids.size()), model->vocab());
   std::cerr << "templlm: " << model->name() << ": wrote [" << ids.size() << ", " << model->vocab()

@@ -3,6 +3,7 @@
 /// Reading the committed transformers reference of a tiny model (tests/data/models/<name>/expected)
 /// and comparing against it.
 #pragma once
+#include <cctype>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -16,6 +17,13 @@ namespace templlm::test {
 inline std::filesystem::path data_dir() { return TEMPLLM_TEST_DATA_DIR; }
 inline std::filesystem::path model_dir(const std::string& name) {
   return data_dir() / "models" / name;
+}
+
+/// A fixture's name as a gtest parameter name ("qwen3-moe-tiny" -> "qwen3_moe_tiny").
+inline std::string param_name(std::string n) {
+  for (auto& ch : n)
+    if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
+  return n;
 }
 
 inline nlohmann::json read_json(const std::filesystem::path& p) {

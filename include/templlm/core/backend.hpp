@@ -20,6 +20,7 @@
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <type_traits>
 #include <vector>
@@ -96,6 +97,13 @@ concept Backend =
       be.copy_row(y, std::int64_t{}, x, std::int64_t{});
       be.add(y, x);
     };
+
+/// A backend that makes another backend for another caller on the same memory: its own scratch,
+/// thread pool or stream, computing on what this one uploaded and prepared (which must outlive
+/// it). runtime::Model::new_context uses it so that several threads share one copy of the weights.
+template <class B>
+concept ContextBackend =
+    Backend<B> && requires(const B& be) { { be.new_context() } -> std::same_as<std::unique_ptr<B>>; };
 
 /// A backend that also samples on its own memory (runtime::Model then copies only the ids back).
 template <class B>

@@ -10,8 +10,12 @@
 #include <exception>
 #include <functional>
 #include <mutex>
+#include <string>
+#include <system_error>
 #include <thread>
 #include <vector>
+
+#include "error.hpp"
 
 namespace templlm {
 
@@ -29,22 +33,28 @@ constexpr std::int64_t grain_for_work(std::int64_t item_work, std::int64_t unit 
 
 class ThreadPool {
  public:
-  /// threads = 0: one per hardware thread.
+  static constexpr unsigned max_threads = 1024;
+
+  /// threads = 0: one per hardware thread. More than max_threads is an InvalidInput; a thread
+  /// the system refuses to start is an Error, after the ones already started have been joined
+  /// (a half-built pool must not be left with running workers).
   explicit ThreadPool(unsigned threads = 0) {
     if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
+    if (threads > max_threads)
+      throw InvalidInput("templlm: a thread pool of " + std::to_string(threads) + " threads; at most " +
+                         std::to_string(max_threads));
     size_ = threads;
-    for (unsigned i = 1; i < threads; ++i) workers_.emplace_back([this, i] { work(i); });
+    try {
+      for (unsigned i = 1; i < threads; ++i) workers_.emplace_back([this, i] { work(i); });
+    } catch (const std::system_error& e) {
+      stop();
+      throw Error("templlm: could not start worker thread " + std::to_string(workers_.size() + 1) + " of " +
+                  std::to_string(threads) + ": " + e.what());
+    }
   }
   ThreadPool(const ThreadPool&) = delete;
   ThreadPool& operator=(const ThreadPool&) = delete;
-  ~ThreadPool() {
-    {
-      std::lock_guard lock(mutex_);
-      stop_ = true;
-    }
-    wake_.notify_all();
-    for (auto& t : workers_) t.join();
-  }
+  ~ThreadPool() { stop(); }
 
   unsigned size() const { return size_; }
 
@@ -79,6 +89,15 @@ class ThreadPool {
   }
 
  private:
+  void stop() {
+    {
+      std::lock_guard lock(mutex_);
+      stop_ = true;
+    }
+    wake_.notify_all();
+    for (auto& t : workers_) t.join();
+    workers_.clear();
+  }
   void run_part(std::int64_t part) {
     const std::int64_t begin = part * job_per_;
     const std::int64_t end = std::min(job_n_, begin + job_per_);

@@ -132,6 +132,14 @@ class HfConfig {
     return (*it)[0].get<std::string>();
   }
 
+  /// max_position_embeddings: the most positions the model was made for, or 0 when it is absent
+  /// or not a positive integer (capped at 2^40). Engines refuse prompts beyond it.
+  std::int64_t context_limit() const {
+    const nlohmann::json* v = lookup("max_position_embeddings");
+    if (v == nullptr || !v->is_number_unsigned() || v->get<std::uint64_t>() == 0) return 0;
+    return std::int64_t(std::min<std::uint64_t>(v->get<std::uint64_t>(), std::uint64_t(1) << 40));
+  }
+
   /// The value for `key`, or nullptr. `key` may list alternatives separated by '|' (the first
   /// present wins) and nest with '.'. A key absent at the top level is also looked up inside a
   /// "text_config" object (Llama 4 nests its text model there). An explicit null counts as

@@ -5,8 +5,10 @@
 /// sequences share. forward() runs a batch of chunks of different sequences, each continuing its
 /// own sequence: one step plan per forward, one attention call and one cache store per layer.
 ///
-/// Thread safety: the weights are read-only after construction; the workspace and the KV pool
-/// are per-caller state, so one thread at a time calls forward() and the sequence functions.
+/// Thread safety: the weights (TransformerWeights) are read-only after construction and shared;
+/// a Transformer is one caller's context on them (its backend's scratch, its workspace, its KV
+/// pool), so one thread at a time calls a Transformer's forward() and sequence functions, and
+/// several threads may each drive their own Transformer on the same weights.
 #pragma once
 #include <memory>
 #include <span>
@@ -73,6 +75,32 @@ constexpr bool check_runnable() {
   return runnable<M>;
 }
 
+/// Everything a model reads and never writes: embedding, layers, final norm, output head, RoPE
+/// tables. Made once through the loading backend (whose uploads must outlive it), shared
+/// read-only by every context (Transformer) on it.
+template <class M, class B>
+class TransformerWeights {
+ public:
+  using Space = typename B::space;
+  static constexpr std::int64_t hidden = M::dims.hidden, vocab = M::dims.vocab;
+
+  TransformerWeights(B& be, const TensorSource& src) {
+    const std::string p(M::prefix.model);
+    embed = be.upload(src.get(p + "embed_tokens.weight", {vocab, hidden}));
+    final_norm = be.upload_f32(src.get(p + "norm.weight", {hidden}));
+    lm_head = M::tied_embeddings ? embed
+                                 : be.upload(src.get(std::string(M::prefix.lm_head), {vocab, hidden}));
+    rope = be.prepare_rope(rope_table(M::rope, M::attention.head_dim));
+    layers.reserve(M::dims.layers);
+    for (int i = 0; i < M::dims.layers; ++i) layers.emplace_back(be, src, i);
+  }
+
+  WeightView<Space> embed, lm_head;
+  VectorView<const float, Space> final_norm;
+  RopeView<Space> rope;
+  std::vector<DecoderLayer<M, B>> layers;
+};
+
 template <class M, class B, KvElement CacheT = float>
 class Transformer {
   static_assert(check_description<M>());
@@ -89,17 +117,21 @@ class Transformer {
   using Chunk = layers::Chunk<Sequence>;
   static constexpr std::int64_t hidden = M::dims.hidden, vocab = M::dims.vocab;
 
+  using Weights = TransformerWeights<M, B>;
+
+  /// Loads the weights through `be` and makes the first context on them.
   Transformer(B& be, const TensorSource& src, KvPoolOptions kv = {})
-      : be_(be), pool_(be, kv_specs(), kv) {
-    const std::string p(M::prefix.model);
-    embed_ = be.upload(src.get(p + "embed_tokens.weight", {vocab, hidden}));
-    final_norm_ = be.upload_f32(src.get(p + "norm.weight", {hidden}));
-    lm_head_ = M::tied_embeddings ? embed_
-                                  : be.upload(src.get(std::string(M::prefix.lm_head), {vocab, hidden}));
-    rope_ = be.prepare_rope(rope_table(M::rope, M::attention.head_dim));
-    layers_.reserve(M::dims.layers);
-    for (int i = 0; i < M::dims.layers; ++i) layers_.emplace_back(be, src, i);
+      : Transformer(be, std::make_shared<const Weights>(be, src), kv) {}
+  /// Another context on weights already loaded: `be` computes (its own scratch, thread pool or
+  /// stream) on what the loading backend uploaded, which must outlive this context; the KV pool
+  /// and workspace are this context's own.
+  Transformer(B& be, std::shared_ptr<const Weights> weights, KvPoolOptions kv = {})
+      : w_(std::move(weights)), be_(be), pool_(be, kv_specs(), kv) {
+    if (!w_) throw InvalidInput("templlm: a Transformer context needs loaded weights");
   }
+
+  /// The shared read-only half, for another context (Transformer(be, weights(), kv)).
+  const std::shared_ptr<const Weights>& weights() const { return w_; }
 
   /// A new empty sequence of up to max_context tokens: no cache memory until tokens arrive.
   /// Sequences must not outlive the Transformer.
@@ -118,12 +150,12 @@ class Transformer {
     const StepPlan<Space> step = plan(chunks, t);
 
     auto x = be_.matrix(ws_.hidden, t, hidden);                              // (T,H)
-    be_.embed(x, embed_, ids);
-    if (trace) trace->layers.assign(layers_.size(), {});
+    be_.embed(x, w_->embed, ids);
+    if (trace) trace->layers.assign(w_->layers.size(), {});
     std::vector<int> routed;
-    for (std::size_t i = 0; i < layers_.size(); ++i) {
+    for (std::size_t i = 0; i < w_->layers.size(); ++i) {
       const LayerCache<CacheT, Space> cache{pool_.layer(i), step.groups[std::size_t(pool_.group_of(i))]};
-      layers_[i].forward(be_, ws_, x, step, cache, rope_, trace ? &routed : nullptr);
+      w_->layers[i].forward(be_, ws_, x, step, cache, w_->rope, trace ? &routed : nullptr);
       if (trace) record(trace->layers[i], routed, t);
     }
     for (const auto& ch : chunks) pool_.commit(*ch.seq, ch.tokens);
@@ -134,9 +166,9 @@ class Transformer {
       for (std::size_t c = 0; c < chunks.size(); ++c)
         be_.copy_row(rows, std::int64_t(c), x, chunks[c].first_row + chunks[c].tokens - 1);
     }
-    be_.rms_norm(rows, rows, final_norm_, M::norm.eps);
+    be_.rms_norm(rows, rows, w_->final_norm, M::norm.eps);
     auto logits = be_.matrix(ws_.logits, rows.rows, vocab);                  // (rows,V)
-    be_.linear(logits, rows, lm_head_);
+    be_.linear(logits, rows, w_->lm_head);
     return logits;
   }
 
@@ -236,11 +268,8 @@ class Transformer {
       out[r].assign(ids.begin() + std::ptrdiff_t(r * k), ids.begin() + std::ptrdiff_t((r + 1) * k));
   }
 
+  std::shared_ptr<const Weights> w_;
   B& be_;
-  WeightView<Space> embed_, lm_head_;
-  VectorView<const float, Space> final_norm_;
-  RopeView<Space> rope_;
-  std::vector<DecoderLayer<M, B>> layers_;
   Pool pool_;
   Workspace<B> ws_;
 };

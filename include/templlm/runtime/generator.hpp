@@ -59,11 +59,15 @@ struct GenerateOptions {
   std::vector<int> stop_ids;              // in addition to the tokenizer's eos
   std::vector<std::string> stop_strings;  // needs a tokenizer
   bool logprobs = false;
+  /// Keep special tokens in the decoded text (a chat reply's channel and tool-call markers,
+  /// which the format's parser reads); off: left out, as transformers' skip_special_tokens.
+  bool special_tokens_in_text = false;
   /// Tokens the sequence's cache holds (prompt + generated). 0: prompt + max_tokens, capped at
   /// context_limit when that is known.
   std::int64_t max_context = 0;
-  /// The most positions the model supports (config.json's max_position_embeddings); 0: not
-  /// known. A prompt or a max_context beyond it is refused before any cache is allocated.
+  /// The most positions the model supports; 0: the model's own (AnyModel::context_limit, from
+  /// config.json's max_position_embeddings when load_model made it). A prompt or a max_context
+  /// beyond it is refused before any cache is allocated.
   std::int64_t context_limit = 0;
 };
 
@@ -86,17 +90,20 @@ class Engine {
   explicit Engine(AnyModel& model, const tokenizer::Tokenizer* tok = nullptr)
       : model_(model), tok_(tok), sampler_(model.vocab()) {}
 
-  /// Adds a request; it joins the batch at the next step(). Returns its handle.
-  int add(std::vector<int> prompt, GenerateOptions opt, StreamCallback on_token = {}) {
+  /// The checks add() makes, for a caller that must refuse a request before queueing it (a
+  /// server answering 400): throws InvalidInput naming what is wrong. `limit`: the model's
+  /// context (0 = not known). Returns the context the request's sequence gets.
+  static std::int64_t check(const std::vector<int>& prompt, const GenerateOptions& opt, std::int64_t model_limit,
+                            bool has_tokenizer) {
     if (prompt.empty()) throw InvalidInput("templlm: the prompt has no tokens");
     if (opt.max_tokens < 0) throw InvalidInput("templlm: max_tokens must be >= 0");
-    if (!opt.stop_strings.empty() && !tok_)
+    if (!opt.stop_strings.empty() && !has_tokenizer)
       throw InvalidInput("templlm: stop strings need a tokenizer");
     opt.sampling.validate();
     if (opt.max_context < 0 || opt.context_limit < 0)
       throw InvalidInput("templlm: max_context and context_limit must be >= 0 (0 = default)");
     const auto plen = std::int64_t(prompt.size());
-    const std::int64_t limit = opt.context_limit;
+    const std::int64_t limit = opt.context_limit > 0 ? opt.context_limit : model_limit;
     if (limit > 0 && plen > limit)
       throw InvalidInput("templlm: the prompt has " + std::to_string(plen) +
                          " tokens but the model's context is " + std::to_string(limit) +
@@ -112,6 +119,13 @@ class Engine {
                          " tokens but the context holds " + std::to_string(ctx));
     for (auto& s : opt.stop_strings)
       if (s.empty()) throw InvalidInput("templlm: an empty stop string");
+    return ctx;
+  }
+
+  /// Adds a request; it joins the batch at the next step(). Returns its handle.
+  int add(std::vector<int> prompt, GenerateOptions opt, StreamCallback on_token = {}) {
+    const std::int64_t ctx = check(prompt, opt, model_.context_limit(), tok_ != nullptr);
+    const auto plen = std::int64_t(prompt.size());
     auto r = std::make_unique<Request>();
     r->history = std::move(prompt);
     r->result.prompt_tokens = plen;
@@ -119,13 +133,19 @@ class Engine {
     r->on_token = std::move(on_token);
     if (tok_) {
       if (auto e = tok_->eos_id()) r->opt.stop_ids.push_back(int(*e));
-      r->decoder.emplace(tok_->stream_decoder(true));
+      r->decoder.emplace(tok_->stream_decoder(!r->opt.special_tokens_in_text));
     }
     for (auto& s : r->opt.stop_strings) r->longest_stop = std::max(r->longest_stop, s.size());
     r->seq = model_.new_sequence(ctx);
     r->history.reserve(std::size_t(std::min(ctx, plen + std::int64_t(std::max(r->opt.max_tokens, 0)))));
     r->result.tokens.reserve(std::size_t(std::max(r->opt.max_tokens, 0)));
     if (r->opt.max_tokens == 0) r->result.stop = StopReason::max_tokens;
+    if (!free_.empty()) {  // a forgotten request's slot: a long-running server does not grow
+      const int h = free_.back();
+      free_.pop_back();
+      requests_[std::size_t(h)] = std::move(r);
+      return h;
+    }
     requests_.push_back(std::move(r));
     return int(requests_.size() - 1);
   }
@@ -135,6 +155,7 @@ class Engine {
     steps_.clear();
     active_.clear();
     for (std::size_t i = 0; i < requests_.size(); ++i) {
+      if (!requests_[i]) continue;  // forgotten
       Request& r = *requests_[i];
       if (r.result.stop != StopReason::none) continue;
       const std::size_t fed = std::size_t(r.seq->length());
@@ -173,7 +194,7 @@ class Engine {
       }
     }
     for (const auto& r : requests_)
-      if (r->result.stop == StopReason::none) return true;
+      if (r && r->result.stop == StopReason::none) return true;
     return false;
   }
 
@@ -186,7 +207,19 @@ class Engine {
   bool done(int handle) const { return at(handle).result.stop != StopReason::none; }
   const GenerationResult& result(int handle) const { return at(handle).result; }
   /// Frees the request's cache (its result stays readable).
-  void release(int handle) { requests_.at(std::size_t(handle))->seq.reset(); }
+  void release(int handle) { mutable_at(handle).seq.reset(); }
+  /// Frees the request and its cache; its handle may be given to a later add(). A request still
+  /// running is cancelled (its on_token is not called again).
+  void forget(int handle) {
+    mutable_at(handle);
+    requests_[std::size_t(handle)].reset();
+    free_.push_back(handle);
+  }
+  /// Requests added and not yet stopped.
+  std::size_t running() const {
+    return std::size_t(std::count_if(requests_.begin(), requests_.end(),
+                                     [](const auto& r) { return r && r->result.stop == StopReason::none; }));
+  }
 
  private:
   struct Request {
@@ -200,7 +233,12 @@ class Engine {
     GenerationResult result;
   };
 
-  const Request& at(int h) const { return *requests_.at(std::size_t(h)); }
+  const Request& at(int h) const {
+    if (h < 0 || std::size_t(h) >= requests_.size() || !requests_[std::size_t(h)])
+      throw InvalidInput("templlm: no request with handle " + std::to_string(h));
+    return *requests_[std::size_t(h)];
+  }
+  Request& mutable_at(int h) { return const_cast<Request&>(at(h)); }
 
   /// Takes the sampled token `tok`; `logits` (its row, on the host) only when logprobs are on.
   void accept(Request& r, int tok, std::span<const float> logits) {
@@ -255,7 +293,8 @@ class Engine {
   AnyModel& model_;
   const tokenizer::Tokenizer* tok_;
   Sampler sampler_;
-  std::vector<std::unique_ptr<Request>> requests_;
+  std::vector<std::unique_ptr<Request>> requests_;  // null: forgotten, its slot in free_
+  std::vector<int> free_;
   std::vector<Step> steps_;
   std::vector<std::size_t> active_;
   std::vector<float> logits_;

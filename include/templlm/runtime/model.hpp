@@ -3,6 +3,12 @@
 /// A loaded model behind a small virtual interface (the outermost runtime boundary): the
 /// checkpoint's files, the typed Transformer<M, B>, and single-sequence helpers for scoring a
 /// prompt in one prefill or token by token through the KV cache.
+///
+/// Thread safety (as llama.cpp's llama_model / llama_context): an AnyModel is one caller's
+/// context — its backend's scratch and thread pool, its workspace, its KV pool and sequences —
+/// on weights and files shared read-only. One thread at a time uses an AnyModel; for another
+/// thread, new_context() makes another AnyModel on the same weights (no second copy), and the
+/// two may run at the same time, each computing exactly what it computes alone.
 #pragma once
 #include <filesystem>
 #include <iostream>
@@ -63,9 +69,27 @@ class AnyModel {
     throw Unsupported("templlm: this model does not implement truncation");
   }
   virtual KvUsage kv_usage() const { return {}; }
+  /// The most positions the model supports (config.json's max_position_embeddings, set by
+  /// load_model); 0 when not known. The Engine refuses a prompt or context beyond it.
+  std::int64_t context_limit() const { return context_limit_; }
+  void set_context_limit(std::int64_t n) {
+    if (n < 0) throw InvalidInput("templlm: a context limit must be >= 0 (0 = not known)");
+    context_limit_ = n;
+  }
+  /// Another context on the same weights for another thread: its own backend (same device and
+  /// settings), KV pool and workspace. It keeps the weights and files alive; the backend this
+  /// model was loaded on must outlive it (as it must outlive this model).
+  virtual std::unique_ptr<AnyModel> new_context() {
+    throw Unsupported("templlm: this model does not make contexts for other threads");
+  }
   /// Keeps `owner` alive as long as the model (the backend a loader made for it): the base is
   /// destroyed after the derived model, so its weights go before the backend holding them.
   void keep_alive(std::shared_ptr<void> owner) { owners_.push_back(std::move(owner)); }
+  /// What `other` keeps alive, kept alive by this one too (a context of the same model).
+  void keep_alive_as(const AnyModel& other) {
+    owners_.insert(owners_.end(), other.owners_.begin(), other.owners_.end());
+    context_limit_ = other.context_limit_;
+  }
   /// One forward over several sequences (each step's ids continue its own sequence; prefills
   /// and decodes mix freely). Writes the logits of each step's last token, row s of
   /// `logits` ([steps.size(), vocab], row-major). Sequences advance by their ids.
@@ -91,6 +115,7 @@ class AnyModel {
   std::vector<float> sample_logits_;  // the default step_sample's scratch (grows only)
   Sampler sampler_;
   std::vector<std::shared_ptr<void>> owners_;
+  std::int64_t context_limit_ = 0;
 };
 
 template <class M, class B, KvElement CacheT = float>
@@ -102,7 +127,7 @@ class Model final : public AnyModel {
   using Net = layers::Transformer<M, B, CacheT>;
 
   Model(B& be, io::WeightStore store, layers::KvPoolOptions kv = {})
-      : store_(std::move(store)), source_(store_), net_(be, source_, kv) {
+      : files_(std::make_shared<const Files>(std::move(store))), net_(be, files_->source, kv), kv_(kv) {
     check_unread_tensors();
   }
 
@@ -139,12 +164,21 @@ class Model final : public AnyModel {
   }
 
   std::unique_ptr<Sequence> new_sequence(std::int64_t max_context) override {
-    return std::make_unique<Seq>(net_.new_sequence(max_context));
+    return std::make_unique<Seq>(this, net_.new_sequence(max_context));
   }
   std::unique_ptr<Sequence> fork(const Sequence& parent) override {
-    return std::make_unique<Seq>(net_.kv_pool().fork(*own(parent).cache));
+    return std::make_unique<Seq>(this, net_.kv_pool().fork(*own(parent).cache));
   }
   void truncate(Sequence& seq, std::int64_t n) override { net_.kv_pool().truncate(*own(seq).cache, n); }
+  std::unique_ptr<AnyModel> new_context() override {
+    if constexpr (ContextBackend<B>) {
+      std::unique_ptr<Model> ctx(new Model(net_.backend().new_context(), files_, net_.weights(), kv_));
+      ctx->keep_alive_as(*this);
+      return ctx;
+    } else {
+      return AnyModel::new_context();
+    }
+  }
   KvUsage kv_usage() const override {
     const auto& pool = net_.kv_pool();
     KvUsage u{pool.pages_in_use(), 0, pool.page_size(), pool.bytes()};
@@ -192,17 +226,19 @@ class Model final : public AnyModel {
   }
 
   struct Seq final : Sequence {
-    explicit Seq(std::unique_ptr<typename Net::Sequence> c) : cache(std::move(c)) {}
+    Seq(const Model* m, std::unique_ptr<typename Net::Sequence> c) : owner(m), cache(std::move(c)) {}
     std::int64_t length() const override { return cache->length(); }
     std::int64_t max_context() const override { return cache->max_context(); }
+    const Model* owner;  // its pages are in this context's pool
     std::unique_ptr<typename Net::Sequence> cache;
   };
-  static Seq& own(Sequence& s) {
+  Seq& own(Sequence& s) const {
     auto* seq = dynamic_cast<Seq*>(&s);
-    if (!seq) throw InvalidInput("templlm: a sequence from another model");
+    if (!seq || seq->owner != this)
+      throw InvalidInput("templlm: a sequence from another model or context (its pages are in that one's KV pool)");
     return *seq;
   }
-  static const Seq& own(const Sequence& s) { return own(const_cast<Sequence&>(s)); }
+  const Seq& own(const Sequence& s) const { return own(const_cast<Sequence&>(s)); }
   std::vector<int> packed_;                    // grows only: no allocation per decode step
   std::vector<typename Net::Chunk> chunks_;
   /// Every tensor of the checkpoint must have been read by a component, or be excused by an
@@ -211,8 +247,8 @@ class Model final : public AnyModel {
   /// threads load at once).
   void check_unread_tensors() const {
     constexpr auto skipped = io::skipped_tensors_of<M>();
-    const std::vector<std::string> unread = source_.unread();
-    io::refuse_unread(io::unexcused(unread, skipped), M::name, store_.dir());
+    const std::vector<std::string> unread = files_->source.unread();
+    io::refuse_unread(io::unexcused(unread, skipped), M::name, files_->store.dir());
     static std::atomic<bool> noted{false};
     for (const std::string& n : unread)
       if (const auto* s = io::skip_entry(n, skipped); s && s->note) {
@@ -221,9 +257,23 @@ class Model final : public AnyModel {
       }
   }
 
-  io::WeightStore store_;
-  io::WeightSource source_;
+  /// The checkpoint's mapped files and the reader the weights were loaded through: shared by
+  /// every context, read-only once loaded.
+  struct Files {
+    explicit Files(io::WeightStore s) : store(std::move(s)), source(store) {}
+    io::WeightStore store;
+    io::WeightSource source;
+  };
+  /// A context on loaded weights (new_context): it owns its backend.
+  Model(std::unique_ptr<B> be, std::shared_ptr<const Files> files,
+        std::shared_ptr<const typename Net::Weights> weights, layers::KvPoolOptions kv)
+      : files_(std::move(files)), own_backend_(std::move(be)), net_(*own_backend_, std::move(weights), kv),
+        kv_(kv) {}
+
+  std::shared_ptr<const Files> files_;
+  std::unique_ptr<B> own_backend_;  // a context's backend; empty for the loading one
   Net net_;
+  layers::KvPoolOptions kv_;
 };
 
 }  // namespace templlm::runtime

@@ -86,6 +86,7 @@ std::unique_ptr<AnyModel> load_model(TypeList<Ms...> list, B& be, const std::fil
   with_matching_description(list, config, dir.string(), [&]<class M>() {
     config.check(M::hf_fields(), M::name);
     out = std::make_unique<Model<M, B>>(be, io::WeightStore::open(dir, progress));
+    out->set_context_limit(config.context_limit());
   });
   return out;
 }

@@ -91,6 +91,32 @@ TEST_F(CudaOps, SampleGreedyIsTheFirstMaximumWithAndWithoutPenalties) {
   EXPECT_EQ(got[0], 0);
 }
 
+TEST_F(CudaOps, SampleRefusesNanLogitsWithTheHostsError) {
+  const std::int64_t vocab = 50257;
+  for (const SamplingParams& sp : {SamplingParams{}, SamplingParams{.temperature = 0.9f, .top_p = 0.9f, .seed = 3}}) {
+    auto logits = tied_logits(3, vocab, 1600, 3.0f);
+    logits[std::size_t(vocab + 40000)] = std::nanf("");  // row 1: the first NaN at id 777
+    logits[std::size_t(vocab + 777)] = std::nanf("");
+    test::Twin l(gpu(), 3, vocab, logits);
+    const std::vector<SampleRequest> req = {{sp, {}, 0}, {sp, {}, 5}, {sp, {}, 9}};
+    std::vector<int> got(3);
+    std::string host_error, device_error;
+    try {
+      runtime::Sampler(vocab).sample(std::span<const float>(logits).subspan(std::size_t(vocab), std::size_t(vocab)), {},
+                                     sp, 5);
+    } catch (const InvalidInput& e) {
+      host_error = e.what();
+    }
+    try {
+      gpu().sample(got, MatrixView<const float, Device>(l.gpu()), req);
+    } catch (const InvalidInput& e) {
+      device_error = e.what();
+    }
+    EXPECT_NE(host_error.find("token id 777 "), std::string::npos) << host_error;
+    EXPECT_EQ(device_error, host_error);
+  }
+}
+
 TEST_F(CudaOps, SampleChainMatchesSamplerForEveryFilterAndCombination) {
   std::uint32_t seed = 1500;
   const std::vector<SamplingParams> params = {

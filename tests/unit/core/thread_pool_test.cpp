@@ -55,3 +55,18 @@ TEST(ThreadPool, GrainGivesEveryPartEnoughWork) {
   });
   EXPECT_EQ(calls, 1);
 }
+
+namespace templlm {
+namespace {
+
+TEST(ThreadPool, RefusesMoreThreadsThanItsBoundBeforeStartingAny) {
+  // `--threads -1` once became 4294967295 threads, and the pool deadlocked unwinding when the
+  // system refused one: the bound is checked first, with a sentence.
+  EXPECT_THROW(ThreadPool(ThreadPool::max_threads + 1), InvalidInput);
+  EXPECT_THROW(ThreadPool(4294967295u), InvalidInput);
+  ThreadPool most(8);
+  EXPECT_EQ(most.size(), 8u);
+}
+
+}  // namespace
+}  // namespace templlm

@@ -97,4 +97,17 @@ TEST(FilesHostile, FifoIsRefusedNotWaitedOn) {
                         {"config.json", "found a pipe"});
 }
 
+TEST(FilesHostile, EmptyJsonFilesAreFormatErrorsNamingTheFile) {
+  // Found by fuzz_index: an empty file maps to a null pointer, which reached memchr (UB, reported
+  // by UBSan). Each JSON file of a checkpoint, empty, is a FormatError naming it.
+  TempDir dir;
+  write_text(dir / "config.json", "");
+  expect_error<FormatError>([&] { (void)templlm::io::HfConfig::load(dir.path()); }, {"config.json"});
+  write_text(dir / "model.safetensors.index.json", "");
+  expect_error<FormatError>([&] { (void)templlm::io::WeightStore::open(dir.path()); },
+                            {"model.safetensors.index.json"});
+  EXPECT_THROW((void)templlm::io::detail::parse_json_strict(std::string_view(), "empty.json", "config", 8),
+               FormatError);
+}
+
 }  // namespace

@@ -113,13 +113,23 @@ TEST_P(Generation, PromptLongerThanTheContextIsAnError) {
   EXPECT_THROW(runtime::generate(*model_, prompt_, o), InvalidInput);
 }
 
+TEST_P(Generation, TheModelsContextLimitComesFromItsConfig) {
+  const auto limit = read_json(model_dir(GetParam()) / "config.json").at("max_position_embeddings").get<std::int64_t>();
+  ASSERT_EQ(model_->context_limit(), limit);
+  // A library caller who sets no limit gets the model's: a longer prompt is refused up front.
+  std::vector<int> longer(std::size_t(limit + 1), prompt_.front());
+  try {
+    runtime::generate(*model_, longer, greedy_options());
+    ADD_FAILURE() << "a prompt beyond max_position_embeddings ran";
+  } catch (const InvalidInput& e) {
+    EXPECT_NE(std::string(e.what()).find(std::to_string(limit + 1) + " tokens"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("max_position_embeddings"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(model_->new_context()->context_limit(), limit);  // a context has its model's
+}
+
 INSTANTIATE_TEST_SUITE_P(Fixtures, Generation, ::testing::ValuesIn(fixtures()),
-                         [](const auto& info) {
-                           std::string n = info.param;
-                           for (auto& ch : n)
-                             if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
-                           return n;
-                         });
+                         [](const auto& info) { return param_name(info.param); });
 
 }  // namespace
 }  // namespace templlm::test

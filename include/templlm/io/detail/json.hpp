@@ -119,8 +119,9 @@ class StrictJsonSax {
 inline nlohmann::json parse_json_strict(std::string_view text, const std::string& file,
                                         std::string_view what, int max_depth,
                                         std::string_view top_key_noun = "top-level key") {
-  // JSON text never contains a raw NUL (strings must escape it as \u0000).
-  if (const void* nul = std::memchr(text.data(), 0, text.size()))
+  // JSON text never contains a raw NUL (strings must escape it as \u0000). An empty file maps
+  // to a null pointer, which memchr must not see (found by fuzz_index).
+  if (const void* nul = text.empty() ? nullptr : std::memchr(text.data(), 0, text.size()))
     throw FormatError(file + ": " + std::string(what) + " has a NUL byte at byte " +
                       std::to_string(static_cast<const char*>(nul) - text.data()) +
                       " (JSON may be followed only by whitespace padding)");

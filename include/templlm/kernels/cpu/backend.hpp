@@ -6,9 +6,11 @@
 /// memory-mapped checkpoint.
 ///
 /// Thread safety: what prepare/upload return is read-only and may be shared; the ops use the
-/// backend's scratch and thread pool, so one thread calls a Backend object at a time.
+/// backend's scratch and thread pool, so one thread calls a Backend object at a time (another
+/// thread uses a new_context() of it).
 #pragma once
 #include <deque>
+#include <memory>
 #include <span>
 
 #include "../../core/aligned_buffer.hpp"
@@ -39,6 +41,9 @@ class Backend {
   /// threads = 0: one per hardware thread.
   explicit Backend(unsigned threads = 0) : pool_(threads) {}
   unsigned threads() const { return pool_.size(); }
+  /// A backend for another caller (core/backend.hpp ContextBackend): as many threads, its own
+  /// pool and scratch; it computes on this one's uploads, which must outlive it.
+  std::unique_ptr<Backend> new_context() const { return std::make_unique<Backend>(threads()); }
   static constexpr const char* name() { return "cpu"; }
 
   // --- memory -------------------------------------------------------------------------------
@@ -205,5 +210,7 @@ class Backend {
 
 static_assert(templlm::Backend<templlm::cpu::Backend>,
               "templlm: the CPU backend must satisfy the contract of core/backend.hpp");
+static_assert(templlm::ContextBackend<templlm::cpu::Backend>,
+              "templlm: the CPU backend makes contexts for other threads (new_context)");
 static_assert(templlm::BackendCache<templlm::cpu::Backend, templlm::Bf16>,
               "templlm: the CPU backend has the bf16 KV cache");

@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -78,6 +79,10 @@ class Backend {
   }
 
   static constexpr const char* name() { return "cuda"; }
+  /// A backend for another caller (core/backend.hpp ContextBackend): the same device and
+  /// precision, its own stream, cuBLAS handle and scratch; it computes on this one's uploads,
+  /// which must outlive it.
+  std::unique_ptr<Backend> new_context() const { return std::make_unique<Backend>(device_, precision_); }
   int device() const { return device_; }
   Precision precision() const { return precision_; }
   cudaStream_t stream() const { return stream_; }
@@ -339,3 +344,5 @@ class Backend {
 
 static_assert(templlm::Backend<templlm::gpu::Backend>,
               "templlm: the CUDA backend must satisfy the contract of core/backend.hpp");
+static_assert(templlm::ContextBackend<templlm::gpu::Backend>,
+              "templlm: the CUDA backend makes contexts for other threads (new_context)");

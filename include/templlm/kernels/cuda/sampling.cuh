@@ -2,7 +2,8 @@
 /// \file kernels/cuda/sampling.cuh
 /// On-device sampling, the device twin of runtime::Sampler (the specification): one token id per
 /// row of a logits matrix, so a decode step copies ids to the host, not a vocabulary of logits.
-///   1. sample_prepare_kernel, one block per row: the row into scratch, penalties on the seen
+///   1. sample_prepare_kernel, one block per row: the row into scratch (a NaN refuses the row,
+///      as the host does), penalties on the seen
 ///      tokens (the host counts the history, which is small, and uploads (id, count) pairs), then
 ///      a greedy row takes its arg-max (CUB block reduction, ties to the lower id) and a sampling
 ///      row writes one 64-bit sort key per token: the order-preserving bits of logit / T above
@@ -28,6 +29,7 @@
 #include <cub/block/block_scan.cuh>
 #include <cub/device/device_segmented_radix_sort.cuh>
 #include <span>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -66,16 +68,37 @@ struct SampleParams {
   int vocab, bits;
 };
 
-/// Penalties, then the greedy pick or the sort keys of one row.
+/// A NaN logit refuses the row as the host does (runtime::Sampler::check_no_nan): ids[r] is
+/// then -1 - (the first NaN's id), which gpu::sample turns into the host's InvalidInput.
+__device__ __forceinline__ int nan_refusal(int first_nan) { return -1 - first_nan; }
+
+/// NaN check, penalties, then the greedy pick or the sort keys of one row.
 __global__ void __launch_bounds__(sample_threads) sample_prepare_kernel(SampleParams p) {
   using CandidateReduce = cub::BlockReduce<Candidate, sample_threads>;
-  __shared__ typename CandidateReduce::TempStorage temp;
+  using IndexReduce = cub::BlockReduce<int, sample_threads>;
+  __shared__ union {
+    typename CandidateReduce::TempStorage candidate;
+    typename IndexReduce::TempStorage index;
+  } temp;
+  __shared__ int first_nan_shared;
   const std::int64_t r = blockIdx.x;
   const SampleRow row = p.rows[r];
   const float* l = p.logits + r * p.logits_stride;                     // (V)
   float* w = p.work + r * std::int64_t(p.vocab);                      // (V)
-  for (int i = threadIdx.x; i < p.vocab; i += sample_threads) w[i] = l[i];
+  int first_nan = INT_MAX;  // this thread's first: its ids ascend
+  for (int i = threadIdx.x; i < p.vocab; i += sample_threads) {
+    const float x = l[i];
+    if (x != x && first_nan == INT_MAX) first_nan = i;
+    w[i] = x;
+  }
+  // CUB's block reduction hands the result to thread 0 only: broadcast it through shared memory.
+  const int block_first_nan = IndexReduce(temp.index).Reduce(first_nan, [](int a, int b) { return a < b ? a : b; });
+  if (threadIdx.x == 0) first_nan_shared = block_first_nan;
   __syncthreads();
+  if (first_nan_shared != INT_MAX) {
+    if (threadIdx.x == 0) p.ids[r] = nan_refusal(first_nan_shared);
+    return;  // the whole block: the sort sees this row's stale keys, the pick skips it
+  }
   for (int j = row.penalty_begin + int(threadIdx.x); j < row.penalty_end; j += sample_threads) {
     const int id = p.penalty_ids[j];  // distinct within a row: no two threads share an id
     w[id] = sampling::penalized_logit(w[id], p.penalty_counts[j], row.repetition, row.presence,
@@ -86,10 +109,11 @@ __global__ void __launch_bounds__(sample_threads) sample_prepare_kernel(SamplePa
     Candidate best{-INFINITY, -1};
     for (int i = threadIdx.x; i < p.vocab; i += sample_threads)
       if (best.index < 0 || w[i] > best.score) best = {w[i], i};
-    const Candidate winner = CandidateReduce(temp).Reduce(best, BetterCandidate{});
+    const Candidate winner = CandidateReduce(temp.candidate).Reduce(best, BetterCandidate{});
     if (threadIdx.x == 0) p.ids[r] = winner.index;
     return;
   }
+  if (threadIdx.x == 0) p.ids[r] = 0;  // not refused: sample_pick_kernel writes the pick
   std::uint64_t* keys = p.keys + r * std::int64_t(p.vocab);            // (V)
   for (int i = threadIdx.x; i < p.vocab; i += sample_threads)
     keys[i] = sampling::sort_key(w[i] / row.temperature, i, p.bits);
@@ -109,7 +133,7 @@ __global__ void __launch_bounds__(sample_threads) sample_pick_kernel(SampleParam
   __shared__ int first_shared;
   const std::int64_t r = blockIdx.x;
   const SampleRow row = p.rows[r];
-  if (row.greedy) return;
+  if (row.greedy || p.ids[r] < 0) return;  // greedy: picked; negative: refused for a NaN
   const std::uint64_t* keys = p.sorted + r * std::int64_t(p.vocab);   // (V) by rank
   float* prob = p.work + r * std::int64_t(p.vocab);                    // (V) by rank
   int kept = row.top_k > 0 && row.top_k < p.vocab ? row.top_k : p.vocab;
@@ -294,6 +318,12 @@ inline void sample(cudaStream_t stream, SamplingWorkspace& ws, std::span<int> id
                              stream),
              "cudaMemcpyAsync (sampled ids)");
   cuda_check(cudaStreamSynchronize(stream), "cudaStreamSynchronize");
+  for (std::int64_t r = 0; r < n; ++r)
+    if (ids[std::size_t(r)] < 0)  // the host's message (runtime::Sampler::check_no_nan)
+      throw InvalidInput("templlm: the model produced NaN logits at token id " +
+                         std::to_string(-1 - ids[std::size_t(r)]) + " (of " + std::to_string(vocab) +
+                         ") for generated token " + std::to_string(rows[std::size_t(r)].draw) +
+                         "; the weights or activations are not finite");
 }
 
 }  // namespace templlm::gpu

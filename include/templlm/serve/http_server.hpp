@@ -1,0 +1,316 @@
+// SPDX-License-Identifier: Apache-2.0
+/// \file serve/http_server.hpp
+/// The HTTP face of a Scheduler (cpp-httplib, Debian's libcpp-httplib-dev): the OpenAI routes
+/// (POST /v1/chat/completions, /v1/completions; GET /v1/models), GET /health and GET /metrics.
+/// Handler threads parse and check a request (serve/openai.hpp), submit it and stream its tokens
+/// back; a client that disconnects cancels its request. Errors are OpenAI-shaped JSON with their
+/// status: 400 (a field, named), 401 (a missing or wrong API key), 404, 503 (queue full), 500.
+///
+/// Thread safety: listen() blocks the calling thread; stop() may be called from any thread.
+#pragma once
+#include <httplib.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "openai.hpp"
+#include "scheduler.hpp"
+
+namespace templlm::serve {
+
+struct ServerOptions {
+  std::string host = "127.0.0.1";
+  int port = 8080;
+  std::string api_key;           // empty: no authentication
+  int http_threads = 64;         // concurrent connections served (streams hold one each)
+  std::int64_t default_max_tokens = 256;
+};
+
+/// What the routes need to know of the loaded model.
+struct ServedModel {
+  std::string id;  // the name clients send as "model" (not checked: one model per server)
+  const tokenizer::Tokenizer* tokenizer;
+  tokenizer::chat::AnyChat chat;
+  std::int64_t vocab = 0;
+};
+
+class HttpServer {
+ public:
+  HttpServer(Scheduler& scheduler, ServedModel model, ServerOptions o)
+      : sched_(scheduler), model_(std::move(model)), o_(std::move(o)) {
+    const int threads = o_.http_threads;
+    server_.new_task_queue = [threads] { return new httplib::ThreadPool(std::size_t(threads)); };
+    server_.set_payload_max_length(64u << 20);
+    routes();
+  }
+
+  /// Binds host:port; false when it cannot. Then listen_after_bind() serves until stop().
+  bool bind_to(const std::string& host, int port) { return server_.bind_to_port(host.c_str(), port); }
+  /// Binds host to a free port and returns it (-1 on failure).
+  int bind_any_port() { return server_.bind_to_any_port(o_.host.c_str()); }
+  bool listen_after_bind() { return server_.listen_after_bind(); }
+  bool running() const { return server_.is_running(); }
+  void stop() { server_.stop(); }
+
+ private:
+  using Req = httplib::Request;
+  using Res = httplib::Response;
+
+  static std::int64_t now_seconds() {
+    return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  }
+
+  void send_error(Res& res, int status, std::string_view message, std::string_view type, std::string_view param = {}) {
+    res.status = status;
+    res.set_content(error_body(message, type, param).dump(), "application/json");
+  }
+
+  bool authorized(const Req& req, Res& res) {
+    if (o_.api_key.empty()) return true;
+    const std::string want = "Bearer " + o_.api_key;
+    if (req.get_header_value("Authorization") == want || req.get_header_value("x-api-key") == o_.api_key) return true;
+    send_error(res, 401, "a valid API key is required (Authorization: Bearer KEY)", "authentication_error");
+    return false;
+  }
+
+  /// Runs a handler, turning each failure into its OpenAI-shaped response.
+  template <class F>
+  void guarded(const Req& req, Res& res, F&& f) {
+    if (!authorized(req, res)) return;
+    try {
+      f();
+    } catch (const RequestError& e) {
+      send_error(res, e.status(), e.what(), e.type(), e.param());
+    } catch (const QueueFull& e) {
+      send_error(res, 503, e.what(), "server_busy");
+    } catch (const InvalidInput& e) {  // the engine's checks (context, sampling) at submit
+      send_error(res, 400, e.what(), "invalid_request_error");
+    } catch (const std::exception& e) {
+      send_error(res, 500, e.what(), "server_error");
+    }
+  }
+
+  static json parse_body(const Req& req) {
+    try {
+      return json::parse(req.body);
+    } catch (const json::exception& e) {
+      throw RequestError(400, std::string("the request body is not JSON: ") + e.what());
+    }
+  }
+
+  void routes() {
+    server_.Get("/health", [](const Req&, Res& res) { res.set_content(R"({"status":"ok"})", "application/json"); });
+    server_.Get("/v1/models", [this](const Req& req, Res& res) {
+      guarded(req, res, [&] {
+        const json m = {{"id", model_.id}, {"object", "model"}, {"created", started_}, {"owned_by", "templlm"}};
+        res.set_content(json{{"object", "list"}, {"data", json::array({m})}}.dump(), "application/json");
+      });
+    });
+    server_.Get("/metrics", [this](const Req&, Res& res) { res.set_content(metrics(), "text/plain; version=0.0.4"); });
+    server_.Post("/v1/chat/completions", [this](const Req& req, Res& res) {
+      guarded(req, res, [&] {
+        const json body = parse_body(req);
+        complete(res, read_chat(body, model_.chat, *model_.tokenizer, o_.default_max_tokens));
+      });
+    });
+    server_.Post("/v1/completions", [this](const Req& req, Res& res) {
+      guarded(req, res, [&] {
+        const json body = parse_body(req);
+        complete(res, read_completion(body, *model_.tokenizer, model_.vocab, o_.default_max_tokens));
+      });
+    });
+    server_.set_error_handler([this](const Req&, Res& res) {
+      if (res.status == 404 && res.body.empty())
+        send_error(res, 404, "no such route", "invalid_request_error");
+    });
+  }
+
+  std::vector<std::shared_ptr<Stream>> submit_all(const Completion& c) {
+    std::vector<std::shared_ptr<Stream>> streams;
+    try {
+      for (int i = 0; i < c.n; ++i) {
+        runtime::GenerateOptions opt = c.opt;
+        opt.sampling.seed += std::uint64_t(i);
+        streams.push_back(sched_.submit(c.prompt, std::move(opt)));
+      }
+    } catch (...) {
+      for (auto& s : streams) s->cancel();
+      throw;
+    }
+    return streams;
+  }
+
+  json message_of(const Completion& c, const runtime::GenerationResult& r) const {
+    if (!c.chat) return r.text;
+    const auto reply = model_.chat.parse(r.text);
+    json m = {{"role", "assistant"}, {"content", reply.content}};
+    if (!reply.reasoning.empty()) m["reasoning_content"] = reply.reasoning;
+    return m;
+  }
+
+  json logprobs_of(const runtime::GenerationResult& r) const {
+    json content = json::array();
+    for (std::size_t i = 0; i < r.tokens.size() && i < r.logprobs.size(); ++i) {
+      const std::string piece = model_.tokenizer->decode(std::vector<std::uint32_t>{std::uint32_t(r.tokens[i])});
+      content.push_back({{"token", piece}, {"logprob", r.logprobs[i]}, {"bytes", std::vector<int>(piece.begin(), piece.end())},
+                         {"top_logprobs", json::array()}});
+    }
+    return {{"content", content}};
+  }
+
+  void complete(Res& res, Completion c) {
+    auto streams = submit_all(c);
+    const std::string id = (c.chat ? "chatcmpl-" : "cmpl-") + std::to_string(++next_id_);
+    const std::int64_t created = now_seconds();
+    if (!c.stream) {
+      json choices = json::array();
+      std::int64_t completion_tokens = 0;
+      for (std::size_t i = 0; i < streams.size(); ++i) {
+        Event e;
+        while (streams[i]->next(e)) {
+        }
+        const auto& r = streams[i]->result();
+        completion_tokens += std::int64_t(r.tokens.size());
+        json choice = {{"index", i}, {"finish_reason", finish_reason(r.stop)}, {"logprobs", nullptr}};
+        if (c.opt.logprobs) choice["logprobs"] = logprobs_of(r);
+        choice[c.chat ? "message" : "text"] = message_of(c, r);
+        choices.push_back(std::move(choice));
+      }
+      const json out = {{"id", id},
+                        {"object", c.chat ? "chat.completion" : "text_completion"},
+                        {"created", created},
+                        {"model", model_.id},
+                        {"choices", choices},
+                        {"usage", usage(std::int64_t(c.prompt.size()) * std::int64_t(streams.size()), completion_tokens)}};
+      res.set_content(out.dump(), "application/json");
+      return;
+    }
+    // Streaming: one SSE chunk per token with text, choices interleaved in index order.
+    struct State {
+      Completion c;
+      std::vector<std::shared_ptr<Stream>> streams;
+      std::vector<ChatDeltas> deltas;
+      std::string id, model;
+      std::int64_t created;
+    };
+    auto st = std::make_shared<State>(State{std::move(c), std::move(streams), {}, id, model_.id, created});
+    for (std::size_t i = 0; i < st->streams.size(); ++i) st->deltas.emplace_back(model_.chat);
+    res.set_header("Cache-Control", "no-cache");
+    res.set_chunked_content_provider(
+        "text/event-stream",
+        [this, st](std::size_t, httplib::DataSink& sink) {
+          auto send = [&](const json& chunk) {
+            const std::string line = "data: " + chunk.dump() + "\n\n";
+            return sink.write(line.data(), line.size());
+          };
+          auto chunk = [&](json choices) {
+            return json{{"id", st->id},
+                        {"object", st->c.chat ? "chat.completion.chunk" : "text_completion"},
+                        {"created", st->created},
+                        {"model", st->model},
+                        {"choices", std::move(choices)}};
+          };
+          std::int64_t completion_tokens = 0;
+          for (std::size_t i = 0; i < st->streams.size(); ++i) {
+            Stream& s = *st->streams[i];
+            if (st->c.chat && !send(chunk(json::array({{{"index", i}, {"delta", {{"role", "assistant"}, {"content", ""}}},
+                                                        {"finish_reason", nullptr}}}))))
+              return cancel_all(*st);
+            Event e;
+            while (s.next(e)) {
+              json delta;
+              if (st->c.chat) {
+                const auto d = st->deltas[i].add(e.text, false);
+                if (d.content.empty() && d.reasoning.empty()) continue;
+                delta = json::object();
+                if (!d.reasoning.empty()) delta["reasoning_content"] = d.reasoning;
+                if (!d.content.empty()) delta["content"] = d.content;
+              } else if (e.text.empty()) {
+                continue;
+              }
+              json choice = {{"index", i}, {"finish_reason", nullptr}};
+              if (st->c.chat) choice["delta"] = delta;
+              else choice["text"] = e.text;
+              if (!send(chunk(json::array({choice})))) return cancel_all(*st);
+            }
+            const runtime::GenerationResult* r = nullptr;
+            try {
+              r = &s.result();
+            } catch (const std::exception& ex) {
+              send(error_body(ex.what(), "server_error"));
+              sink.done();
+              return true;
+            }
+            completion_tokens += std::int64_t(r->tokens.size());
+            json last = {{"index", i}, {"finish_reason", finish_reason(r->stop)}};
+            if (st->c.chat) {
+              const auto d = st->deltas[i].add("", true);
+              json delta = json::object();
+              if (!d.reasoning.empty()) delta["reasoning_content"] = d.reasoning;
+              if (!d.content.empty()) delta["content"] = d.content;
+              last["delta"] = delta;
+            } else {
+              last["text"] = "";
+            }
+            if (!send(chunk(json::array({last})))) return cancel_all(*st);
+          }
+          if (st->c.include_usage) {
+            json u = chunk(json::array());
+            u["usage"] = usage(std::int64_t(st->c.prompt.size()) * std::int64_t(st->streams.size()), completion_tokens);
+            if (!send(u)) return cancel_all(*st);
+          }
+          const std::string done = "data: [DONE]\n\n";
+          sink.write(done.data(), done.size());
+          sink.done();
+          return true;
+        },
+        [st](bool success) {  // the connection is gone: whatever still runs is cancelled
+          if (!success)
+            for (auto& s : st->streams) s->cancel();
+        });
+  }
+
+  template <class S>
+  static bool cancel_all(S& st) {
+    for (auto& s : st.streams) s->cancel();
+    return false;  // httplib closes the connection
+  }
+
+  std::string metrics() const {
+    const SchedulerStats s = sched_.stats();
+    std::string out;
+    auto line = [&](const char* name, const char* type, const char* help, double v) {
+      out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n" + name + " " +
+             std::to_string(v) + "\n";
+    };
+    line("templlm_requests_total", "counter", "Requests submitted.", double(s.requests));
+    line("templlm_requests_finished_total", "counter", "Requests that ended normally.", double(s.finished));
+    line("templlm_requests_cancelled_total", "counter", "Requests cancelled (client gone).", double(s.cancelled));
+    line("templlm_requests_failed_total", "counter", "Requests that ended with an error.", double(s.failed));
+    line("templlm_prompt_tokens_total", "counter", "Prompt tokens submitted.", double(s.prompt_tokens));
+    line("templlm_generated_tokens_total", "counter", "Tokens generated.", double(s.generated_tokens));
+    line("templlm_steps_total", "counter", "Batched forward steps.", double(s.steps));
+    line("templlm_queue_depth", "gauge", "Requests waiting for a batch slot.", double(s.queued));
+    line("templlm_running_requests", "gauge", "Requests in the batch.", double(s.running));
+    line("templlm_batch_size", "gauge", "Requests in the last step.", double(s.last_batch));
+    line("templlm_kv_pages_in_use", "gauge", "KV cache pages held by sequences.", double(s.kv.pages_in_use));
+    line("templlm_kv_pages_allocated", "gauge", "KV cache pages allocated.", double(s.kv.pages_allocated));
+    line("templlm_kv_bytes_allocated", "gauge", "KV cache bytes allocated.", double(s.kv.bytes_allocated));
+    return out;
+  }
+
+  Scheduler& sched_;
+  ServedModel model_;
+  ServerOptions o_;
+  httplib::Server server_;
+  std::atomic<std::uint64_t> next_id_{0};
+  std::int64_t started_ = now_seconds();
+};
+
+}  // namespace templlm::serve

@@ -1,0 +1,217 @@
+#!/usr/bin/env python3
+"""`templlm serve` driven by the official `openai` Python client on loopback (CTest: serve.openai).
+
+Starts the server on the embedded demo model at a free port, then checks: /health and
+/v1/models; greedy and seeded completions equal `templlm generate` (the same engine, one request
+alone); chat non-stream equals the concatenated stream, with usage; 8 concurrent streaming
+clients each get exactly what they get alone; a client that disconnects mid-stream is cancelled
+and its KV pages freed (/metrics); bad requests get their status and a message naming the field;
+an API key is enforced; a full queue answers 503.
+
+usage: openai_clients_test.py CLI MODEL_DIR
+"""
+import json, os, re, subprocess, sys, threading, time, unittest, urllib.request
+
+CLI, MODEL = sys.argv[1], sys.argv[2]
+try:
+    import openai
+except ImportError:
+    sys.exit("the `openai` client is missing: python3 -m pip install openai (scripts/test.sh does)")
+
+
+class Server:
+    def __init__(self, *extra):
+        self.proc = subprocess.Popen([CLI, "serve", "--model", MODEL, "--port", "0", "--threads", "1", *extra],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        deadline = time.time() + 120
+        self.port = None
+        while time.time() < deadline:
+            line = self.proc.stderr.readline()
+            if not line:
+                break
+            m = re.search(r"on http://127\.0\.0\.1:(\d+)", line)
+            if m:
+                self.port = int(m.group(1))
+                break
+        if self.port is None:
+            self.proc.kill()
+            raise RuntimeError("templlm serve did not start: " + (self.proc.stderr.read() or ""))
+        threading.Thread(target=self.proc.stderr.read, daemon=True).start()  # keep the pipe drained
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def client(self, key="none"):
+        return openai.OpenAI(base_url=self.url + "/v1", api_key=key, max_retries=0, timeout=120)
+
+    def get(self, path):
+        with urllib.request.urlopen(self.url + path, timeout=30) as r:
+            return r.status, r.read().decode()
+
+    def metrics(self):
+        out = {}
+        for line in self.get("/metrics")[1].splitlines():
+            if line and not line.startswith("#"):
+                k, v = line.split()
+                out[k] = float(v)
+        return out
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            # SIGTERM stops the server cleanly (exit status 0)
+            if self.proc.wait(timeout=30) != 0:
+                raise RuntimeError(f"templlm serve exited with {self.proc.returncode}")
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            raise
+        finally:
+            self.proc.stderr.close()
+
+
+def cli_generate(prompt, *flags):
+    out = subprocess.run([CLI, "generate", "--model", MODEL, "--prompt", prompt, "--quiet", "--threads", "1", *flags],
+                         capture_output=True, text=True, timeout=300, check=True)
+    return out.stdout
+
+
+class OpenAIClients(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.server = Server()
+        cls.client = cls.server.client()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.stop()
+
+    def test_health_and_models(self):
+        self.assertEqual(self.server.get("/health"), (200, '{"status":"ok"}'))
+        models = [m.id for m in self.client.models.list()]
+        self.assertEqual(len(models), 1)
+
+    def test_completions_equal_the_cli(self):
+        for prompt, params, flags in [
+            ("And God said", dict(temperature=0), ["--temperature", "0"]),
+            ("In the beginning", dict(temperature=0.8, top_p=0.95, seed=7),
+             ["--temperature", "0.8", "--top-p", "0.95", "--seed", "7"]),
+        ]:
+            r = self.client.completions.create(model="demo", prompt=prompt, max_tokens=24, **params)
+            want = cli_generate(prompt, "--max-tokens", "24", *flags)
+            self.assertGreater(len(r.choices[0].text), 0)
+            self.assertEqual(prompt + r.choices[0].text + "\n", want)  # the CLI prints prompt + text
+            self.assertEqual(r.usage.completion_tokens, 24)
+            self.assertEqual(r.choices[0].finish_reason, "length")
+
+    def test_chat_stream_equals_non_stream(self):
+        msgs = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Who made the light?"}]
+        whole = self.client.chat.completions.create(model="demo", messages=msgs, max_tokens=32, temperature=0)
+        self.assertEqual(whole.object, "chat.completion")
+        self.assertGreater(whole.usage.prompt_tokens, 0)
+        self.assertEqual(whole.usage.completion_tokens, 32)
+        parts, usage, finish = [], None, None
+        for chunk in self.client.chat.completions.create(model="demo", messages=msgs, max_tokens=32, temperature=0,
+                                                          stream=True, stream_options={"include_usage": True}):
+            if chunk.usage:
+                usage = chunk.usage
+            for c in chunk.choices:
+                parts.append(c.delta.content or "")
+                finish = c.finish_reason or finish
+        self.assertEqual("".join(parts), whole.choices[0].message.content)
+        self.assertEqual(usage.completion_tokens, 32)
+        self.assertEqual(finish, "length")
+
+    def test_n_choices_and_logprobs(self):
+        r = self.client.chat.completions.create(model="demo", messages=[{"role": "user", "content": "Hi"}],
+                                                max_tokens=8, temperature=1.0, seed=3, n=3, logprobs=True)
+        self.assertEqual([c.index for c in r.choices], [0, 1, 2])
+        for c in r.choices:
+            self.assertEqual(len(c.logprobs.content), 8)
+            self.assertTrue(all(t.logprob <= 0 for t in c.logprobs.content))
+
+    def test_concurrent_streams_equal_their_solo_runs(self):
+        prompts = [f"And the {w} said" for w in ["LORD", "king", "people", "man", "woman", "prophet", "angel", "son"]]
+        alone = [self.client.completions.create(model="demo", prompt=p, max_tokens=20, temperature=0).choices[0].text
+                 for p in prompts]
+        got = [None] * len(prompts)
+
+        def run(i):
+            c = self.server.client()
+            got[i] = "".join(ch.choices[0].text for ch in c.completions.create(
+                model="demo", prompt=prompts[i], max_tokens=20, temperature=0, stream=True) if ch.choices)
+
+        threads = [threading.Thread(target=run, args=(i,)) for i in range(len(prompts))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=300)
+        self.assertEqual(got, alone)
+
+    def test_a_disconnected_client_is_cancelled_and_frees_its_pages(self):
+        before = self.server.metrics()
+        stream = self.client.completions.create(model="demo", prompt="And God said", max_tokens=900, temperature=0,
+                                                stream=True)
+        for i, _ in enumerate(stream):
+            if i == 2:
+                break
+        stream.close()
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            m = self.server.metrics()
+            if m["templlm_requests_cancelled_total"] > before["templlm_requests_cancelled_total"] and \
+                    m["templlm_running_requests"] == 0:
+                break
+            time.sleep(0.1)
+        self.assertGreater(m["templlm_requests_cancelled_total"], before["templlm_requests_cancelled_total"])
+        self.assertEqual(m["templlm_kv_pages_in_use"], 0)
+        self.assertLess(m["templlm_generated_tokens_total"] - before["templlm_generated_tokens_total"], 900)
+
+    def test_bad_requests_get_400_naming_the_field(self):
+        cases = [
+            (dict(prompt="x", temperature="hot"), "temperature"),
+            (dict(prompt="x", top_p=0), "top_p"),
+            (dict(prompt="x", max_tokens=0), "max_tokens"),
+            (dict(prompt="x", n=100), "n"),
+            (dict(prompt="x", stop=[""]), "stop"),
+            (dict(prompt=list(range(5)) * 300), "1500 tokens"),  # beyond the demo's 1024 positions
+            (dict(prompt=[999999]), "prompt"),
+        ]
+        for body, field in cases:
+            with self.assertRaises(openai.BadRequestError, msg=str(body)) as e:
+                self.client.completions.create(model="demo", max_tokens=body.pop("max_tokens", 4), **body)
+            self.assertIn(field, str(e.exception), str(body))
+        with self.assertRaises(openai.BadRequestError) as e:
+            self.client.chat.completions.create(model="demo", messages=[])
+        self.assertIn("messages", str(e.exception))
+        with self.assertRaises(openai.BadRequestError) as e:
+            self.client.chat.completions.create(model="demo", messages=[{"role": "user", "content": "x"}],
+                                                tools=[{"type": "function", "function": {"name": "f"}}])
+        self.assertIn("tools", str(e.exception))
+        req = urllib.request.Request(self.server.url + "/v1/completions", data=b"{not json", method="POST")
+        with self.assertRaises(urllib.error.HTTPError) as e:
+            urllib.request.urlopen(req, timeout=30)
+        self.assertEqual(e.exception.code, 400)
+        self.assertIn("not JSON", json.loads(e.exception.read())["error"]["message"])
+
+
+class ServerOptions(unittest.TestCase):
+    def test_api_key_is_required_when_set(self):
+        s = Server("--api-key", "sekret")
+        try:
+            with self.assertRaises(openai.AuthenticationError):
+                s.client("wrong").completions.create(model="demo", prompt="x", max_tokens=2)
+            r = s.client("sekret").completions.create(model="demo", prompt="x", max_tokens=2, temperature=0)
+            self.assertEqual(r.usage.completion_tokens, 2)
+        finally:
+            s.stop()
+
+    def test_a_full_queue_answers_503(self):
+        s = Server("--max-queue", "0")
+        try:
+            with self.assertRaises(openai.InternalServerError) as e:
+                s.client().completions.create(model="demo", prompt="x", max_tokens=2)
+            self.assertEqual(e.exception.status_code, 503)
+        finally:
+            s.stop()
+
+
+if __name__ == "__main__":
+    unittest.main(argv=[sys.argv[0], "-v"])
