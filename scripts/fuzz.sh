@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets of tests/fuzz with clang-16 (ASan + UBSan) into build-fuzz/ and
-# runs each for FUZZ_SECONDS (default 45) from its committed seed corpus. Any crash, sanitizer
+# runs each for FUZZ_SECONDS (default 30) from its committed seed corpus. Any crash, sanitizer
 # report, leak, hang (-timeout) or runaway allocation (-rss_limit_mb) fails; the input that did
 # it is left in build-fuzz/findings/<target>/ to be added as a regression test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-seconds="${FUZZ_SECONDS:-45}"
+seconds="${FUZZ_SECONDS:-30}"
 if ! command -v clang++-16 >/dev/null || ! dpkg -s libclang-rt-16-dev >/dev/null 2>&1; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq

@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 # The real clients the server tests drive (tests/serve).
-python3 -c "import openai" 2>/dev/null || python3 -m pip install -q openai
+python3 -c "import openai, anthropic" 2>/dev/null || python3 -m pip install -q openai anthropic
 (cd build && ctest --output-on-failure -j"$(nproc)")
 [[ "${TEMPLLM_TEST_QUICK:-0}" == 1 ]] && exit 0
 bash scripts/sanitizers.sh all

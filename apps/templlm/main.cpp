@@ -25,7 +25,7 @@ constexpr Command commands[] = {
     {"tokenize", templlm::cli::tokenize_main, "encode JSON strings to ids (or --decode)"},
     {"chat", templlm::cli::chat_main, "render a conversation in a family's chat format"},
     {"generate", templlm::cli::generate_main, "continue a prompt (default: the embedded demo model)"},
-    {"serve", templlm::cli::serve_main, "OpenAI-compatible HTTP server (default: the demo model)"},
+    {"serve", templlm::cli::serve_main, "OpenAI/Anthropic-compatible HTTP server (demo model by default)"},
 };
 
 int usage(std::ostream& out) {

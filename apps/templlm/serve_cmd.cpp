@@ -1,10 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 /// \file apps/templlm/serve_cmd.cpp
-/// `templlm serve`: an OpenAI-compatible HTTP server (include/templlm/serve/) over one loaded
+/// `templlm serve`: an OpenAI- and Anthropic-compatible HTTP server (include/templlm/serve/) over one loaded
 /// model, continuously batched by a Scheduler thread. docs/serving.md has the routes.
 #include <csignal>
 #include <iostream>
 #include <limits>
+#include <map>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 
@@ -23,8 +26,9 @@ namespace {
 constexpr std::string_view serve_help =
     R"(usage: templlm serve [--model DIR] [options]
 
-Serves the model in DIR (default: the embedded demo model) over HTTP, OpenAI-compatible:
-POST /v1/chat/completions, POST /v1/completions, GET /v1/models, GET /health, GET /metrics.
+Serves the model in DIR (default: the embedded demo model) over HTTP: OpenAI's
+POST /v1/chat/completions and /v1/completions, Anthropic's POST /v1/messages, GET /v1/models,
+GET /health, GET /metrics (docs/serving.md).
   --model DIR          checkpoint with tokenizer.json (default: models/demo)
   --host ADDR          address to listen on (default 127.0.0.1)
   --port N             port (default 8080; 0 = any free port, printed on stderr)
@@ -32,6 +36,8 @@ POST /v1/chat/completions, POST /v1/completions, GET /v1/models, GET /health, GE
   --threads N          CPU threads (0 = all cores)
   --max-batch N        requests stepped together (default 16)
   --max-queue N        requests waiting before 503 (default 256)
+  --prefix-cache N     finished requests' KV caches kept for later prompts that share a
+                       prefix (default 16; 0 = off)
   --max-tokens N       a request's max_tokens when it sends none (default 256)
   --max-context N      the longest prompt + reply a request may have (default: the model's)
   --api-key KEY        require "Authorization: Bearer KEY" (default: no key)
@@ -50,7 +56,7 @@ extern "C" void stop_on_signal(int) {
 int serve_main(int argc, char** argv) {
   Args args(argc, argv, {"help"},
             {"model", "host", "port", "backend", "threads", "max-batch", "max-queue", "max-tokens", "max-context",
-             "api-key"});
+             "api-key", "prefix-cache"});
   if (args.has("help")) {
     std::cout << serve_help;
     return 0;
@@ -62,6 +68,7 @@ int serve_main(int argc, char** argv) {
   const unsigned threads = int_flag<unsigned>(args, "threads", 0, 0, 1024, "0 to 1024; 0 = all cores");
   const auto max_batch = int_flag<int>(args, "max-batch", 16, 1, 4096, "1 to 4096");
   const auto max_queue = int_flag<int>(args, "max-queue", 256, 0, 1 << 20, "0 to 1048576");
+  const auto prefix_cache = int_flag<int>(args, "prefix-cache", 16, 0, 1 << 16, "0 to 65536; 0 = off");
   const auto max_tokens = int_flag<int>(args, "max-tokens", 256, 1, std::numeric_limits<int>::max(), "1 to 2147483647");
   const std::int64_t limit = model_context_limit(dir);
   const auto max_context = int_flag<std::int64_t>(args, "max-context", 0, 0, std::int64_t(1) << 40, "0 to 2^40; 0 = the model's");
@@ -69,7 +76,7 @@ int serve_main(int argc, char** argv) {
     throw UsageError("--max-context: " + std::to_string(max_context) + " exceeds the model's context of " +
                      std::to_string(limit) + " tokens (max_position_embeddings in " + (dir / "config.json").string() + ")");
 #ifndef TEMPLLM_CLI_SERVE
-  (void)port, (void)threads, (void)max_batch, (void)max_queue, (void)max_tokens;
+  (void)port, (void)threads, (void)max_batch, (void)max_queue, (void)max_tokens, (void)prefix_cache;
   throw Unsupported("templlm: serve: this templlm was built without cpp-httplib (apt-get install libcpp-httplib-dev, "
                     "then reconfigure)");
 #else
@@ -99,13 +106,31 @@ int serve_main(int argc, char** argv) {
                                     },
                                     {}};
   }
-  serve::Scheduler sched(*model, &tok, {.max_batch = std::size_t(max_batch), .max_queue = std::size_t(max_queue)});
+  serve::Scheduler sched(*model, &tok,
+                         {.max_batch = std::size_t(max_batch),
+                          .max_queue = std::size_t(max_queue),
+                          .prefix_cache = std::size_t(prefix_cache)});
   serve::ServerOptions so;
   so.host = args.get("host").value_or("127.0.0.1");
   so.port = port;
   so.api_key = args.get("api-key").value_or("");
   so.default_max_tokens = max_tokens;
-  serve::HttpServer server(sched, {std::string(model->name()), &tok, *chat, model->vocab()}, so);
+  // A request's own switches (reasoning_effort, enable_thinking, Anthropic's thinking): the same
+  // format configured with them, made once per distinct choice.
+  serve::ChatFormats formats{*chat, {}};
+  if (why.empty()) {
+    auto cache = std::make_shared<std::pair<std::mutex, std::map<std::pair<bool, std::string>, tokenizer::chat::AnyChat>>>();
+    formats.with = [dir, cache](const tokenizer::chat::ChatOptions& o) {
+      std::lock_guard lock(cache->first);
+      const auto key = std::make_pair(o.thinking, o.reasoning);
+      if (const auto it = cache->second.find(key); it != cache->second.end()) return it->second;
+      std::string no;
+      auto f = model_chat_format(dir, "", o, no);
+      if (!f) throw InvalidInput("templlm: " + no);
+      return cache->second.emplace(key, *f).first->second;
+    };
+  }
+  serve::HttpServer server(sched, {std::string(model->name()), &tok, formats, model->vocab()}, so);
   const int bound = port == 0 ? server.bind_any_port() : (server.bind_to(so.host, port) ? port : -1);
   if (bound < 0) {
     std::cerr << "templlm serve: cannot listen on " << so.host << ":" << port << "\n";

@@ -117,11 +117,15 @@ class KvPool {
     return std::unique_ptr<Sequence>(new Sequence(this, max_context));
   }
 
-  /// A sequence that shares every page of `parent` (same length and context). Writing past the
-  /// shared length copies the page being written first; the parent is unaffected.
-  std::unique_ptr<Sequence> fork(const Sequence& parent) {
+  /// A sequence that shares every page of `parent` (same length; its context, or max_context
+  /// when that is given). Writing past the shared length copies the page being written first;
+  /// the parent is unaffected.
+  std::unique_ptr<Sequence> fork(const Sequence& parent, std::int64_t max_context = 0) {
     check_own(parent);
-    auto s = new_sequence(parent.limit_);
+    if (max_context != 0 && max_context < parent.length_)
+      throw InvalidInput("templlm: a fork of a " + std::to_string(parent.length_) + "-token sequence cannot hold only " +
+                         std::to_string(max_context) + " tokens");
+    auto s = new_sequence(max_context != 0 ? max_context : parent.limit_);
     s->length_ = parent.length_;
     s->tables_ = parent.tables_;
     for (std::size_t g = 0; g < groups_.size(); ++g)

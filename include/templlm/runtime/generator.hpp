@@ -80,6 +80,7 @@ struct GenerationResult {
   std::string text;               // decoded text, stop string and stop token excluded
   std::vector<float> logprobs;    // per token, when requested: log p under the raw model
   StopReason stop = StopReason::none;
+  std::string stop_string;        // the stop string that ended it (StopReason::stop_string)
   std::int64_t prompt_tokens = 0;
   double prefill_seconds = 0, decode_seconds = 0;  // wall time of the steps it took part in
 };
@@ -122,9 +123,15 @@ class Engine {
     return ctx;
   }
 
-  /// Adds a request; it joins the batch at the next step(). Returns its handle.
-  int add(std::vector<int> prompt, GenerateOptions opt, StreamCallback on_token = {}) {
+  /// Adds a request; it joins the batch at the next step(). Returns its handle. `start`
+  /// (optional): a sequence of this model already holding a prefix of the prompt (shorter than
+  /// it; a prefix cache's fork, truncated to the shared tokens) of at least check()'s context.
+  int add(std::vector<int> prompt, GenerateOptions opt, StreamCallback on_token = {},
+          std::unique_ptr<Sequence> start = nullptr) {
     const std::int64_t ctx = check(prompt, opt, model_.context_limit(), tok_ != nullptr);
+    if (start && (start->length() >= std::int64_t(prompt.size()) || start->max_context() < ctx))
+      throw InvalidInput("templlm: a cached prefix must be shorter than the prompt (" + std::to_string(prompt.size()) +
+                         " tokens; it holds " + std::to_string(start->length()) + ") and hold its context");
     const auto plen = std::int64_t(prompt.size());
     auto r = std::make_unique<Request>();
     r->history = std::move(prompt);
@@ -136,7 +143,7 @@ class Engine {
       r->decoder.emplace(tok_->stream_decoder(!r->opt.special_tokens_in_text));
     }
     for (auto& s : r->opt.stop_strings) r->longest_stop = std::max(r->longest_stop, s.size());
-    r->seq = model_.new_sequence(ctx);
+    r->seq = start ? std::move(start) : model_.new_sequence(ctx);
     r->history.reserve(std::size_t(std::min(ctx, plen + std::int64_t(std::max(r->opt.max_tokens, 0)))));
     r->result.tokens.reserve(std::size_t(std::max(r->opt.max_tokens, 0)));
     if (r->opt.max_tokens == 0) r->result.stop = StopReason::max_tokens;
@@ -215,6 +222,19 @@ class Engine {
     requests_[std::size_t(handle)].reset();
     free_.push_back(handle);
   }
+  /// A stopped request's cache and the tokens it holds (for a prefix cache), then forget(h).
+  struct Cached {
+    std::vector<int> tokens;
+    std::unique_ptr<Sequence> seq;
+  };
+  Cached forget_keeping_cache(int handle) {
+    Request& r = mutable_at(handle);
+    if (r.result.stop == StopReason::none) throw InvalidInput("templlm: the request is still running");
+    Cached out{std::move(r.history), std::move(r.seq)};
+    if (out.seq) out.tokens.resize(std::size_t(out.seq->length()));
+    forget(handle);
+    return out;
+  }
   /// Requests added and not yet stopped.
   std::size_t running() const {
     return std::size_t(std::count_if(requests_.begin(), requests_.end(),
@@ -269,8 +289,14 @@ class Engine {
   /// string (pending is cut before it). `final`: no more text follows, emit what is held back.
   static bool take_text(Request& r, std::string& out, bool final) {
     std::size_t cut = std::string::npos;
-    for (const auto& s : r.opt.stop_strings) cut = std::min(cut, r.pending.find(s));
+    const std::string* found = nullptr;
+    for (const auto& s : r.opt.stop_strings)
+      if (const std::size_t at = r.pending.find(s); at < cut) {
+        cut = at;
+        found = &s;
+      }
     if (cut != std::string::npos) {
+      r.result.stop_string = *found;
       out.assign(r.pending, 0, cut);
       r.result.text += out;
       r.pending.clear();

@@ -60,8 +60,9 @@ class AnyModel {
   virtual std::unique_ptr<Sequence> new_sequence(std::int64_t /*max_context*/) {
     throw Unsupported("templlm: this model does not implement batched stepping");
   }
-  /// A sequence sharing every cached token of `parent` (copy on write): a shared prefix.
-  virtual std::unique_ptr<Sequence> fork(const Sequence& /*parent*/) {
+  /// A sequence sharing every cached token of `parent` (copy on write): a shared prefix. Its
+  /// context is the parent's, or max_context when that is given.
+  virtual std::unique_ptr<Sequence> fork(const Sequence& /*parent*/, std::int64_t /*max_context*/ = 0) {
     throw Unsupported("templlm: this model does not implement sequence sharing");
   }
   /// Rolls `seq` back to its first n tokens.
@@ -166,8 +167,8 @@ class Model final : public AnyModel {
   std::unique_ptr<Sequence> new_sequence(std::int64_t max_context) override {
     return std::make_unique<Seq>(this, net_.new_sequence(max_context));
   }
-  std::unique_ptr<Sequence> fork(const Sequence& parent) override {
-    return std::make_unique<Seq>(this, net_.kv_pool().fork(*own(parent).cache));
+  std::unique_ptr<Sequence> fork(const Sequence& parent, std::int64_t max_context = 0) override {
+    return std::make_unique<Seq>(this, net_.kv_pool().fork(*own(parent).cache, max_context));
   }
   void truncate(Sequence& seq, std::int64_t n) override { net_.kv_pool().truncate(*own(seq).cache, n); }
   std::unique_ptr<AnyModel> new_context() override {

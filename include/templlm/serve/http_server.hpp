@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 /// \file serve/http_server.hpp
 /// The HTTP face of a Scheduler (cpp-httplib, Debian's libcpp-httplib-dev): the OpenAI routes
-/// (POST /v1/chat/completions, /v1/completions; GET /v1/models), GET /health and GET /metrics.
+/// (POST /v1/chat/completions, /v1/completions; GET /v1/models), Anthropic's POST /v1/messages,
+/// GET /health and GET /metrics.
 /// Handler threads parse and check a request (serve/openai.hpp), submit it and stream its tokens
 /// back; a client that disconnects cancels its request. Errors are OpenAI-shaped JSON with their
 /// status: 400 (a field, named), 401 (a missing or wrong API key), 404, 503 (queue full), 500.
@@ -18,6 +19,7 @@
 #include <utility>
 #include <vector>
 
+#include "anthropic.hpp"
 #include "openai.hpp"
 #include "scheduler.hpp"
 
@@ -35,7 +37,7 @@ struct ServerOptions {
 struct ServedModel {
   std::string id;  // the name clients send as "model" (not checked: one model per server)
   const tokenizer::Tokenizer* tokenizer;
-  tokenizer::chat::AnyChat chat;
+  ChatFormats chat;
   std::int64_t vocab = 0;
 };
 
@@ -66,33 +68,47 @@ class HttpServer {
         .count();
   }
 
-  void send_error(Res& res, int status, std::string_view message, std::string_view type, std::string_view param = {}) {
+  /// An error in the route's API shape (OpenAI's or, for /v1/messages, Anthropic's).
+  enum class Api { openai, anthropic };
+  void send_error(Res& res, int status, std::string_view message, std::string_view type, std::string_view param = {},
+                  Api api = Api::openai) {
     res.status = status;
+    if (api == Api::anthropic) {
+      // Anthropic's error types by status.
+      const std::string_view t = status == 401   ? "authentication_error"
+                                 : status == 404 ? "not_found_error"
+                                 : status == 503 ? "overloaded_error"
+                                 : status >= 500 ? "api_error"
+                                                 : "invalid_request_error";
+      res.set_content(anthropic::error_body(message, t).dump(), "application/json");
+      return;
+    }
     res.set_content(error_body(message, type, param).dump(), "application/json");
   }
 
-  bool authorized(const Req& req, Res& res) {
+  bool authorized(const Req& req, Res& res, Api api) {
     if (o_.api_key.empty()) return true;
     const std::string want = "Bearer " + o_.api_key;
     if (req.get_header_value("Authorization") == want || req.get_header_value("x-api-key") == o_.api_key) return true;
-    send_error(res, 401, "a valid API key is required (Authorization: Bearer KEY)", "authentication_error");
+    send_error(res, 401, "a valid API key is required (Authorization: Bearer KEY, or x-api-key: KEY)",
+               "authentication_error", {}, api);
     return false;
   }
 
   /// Runs a handler, turning each failure into its OpenAI-shaped response.
   template <class F>
-  void guarded(const Req& req, Res& res, F&& f) {
-    if (!authorized(req, res)) return;
+  void guarded(const Req& req, Res& res, F&& f, Api api = Api::openai) {
+    if (!authorized(req, res, api)) return;
     try {
       f();
     } catch (const RequestError& e) {
-      send_error(res, e.status(), e.what(), e.type(), e.param());
+      send_error(res, e.status(), e.what(), e.type(), e.param(), api);
     } catch (const QueueFull& e) {
-      send_error(res, 503, e.what(), "server_busy");
+      send_error(res, 503, e.what(), "server_busy", {}, api);
     } catch (const InvalidInput& e) {  // the engine's checks (context, sampling) at submit
-      send_error(res, 400, e.what(), "invalid_request_error");
+      send_error(res, 400, e.what(), "invalid_request_error", {}, api);
     } catch (const std::exception& e) {
-      send_error(res, 500, e.what(), "server_error");
+      send_error(res, 500, e.what(), "server_error", {}, api);
     }
   }
 
@@ -125,6 +141,15 @@ class HttpServer {
         complete(res, read_completion(body, *model_.tokenizer, model_.vocab, o_.default_max_tokens));
       });
     });
+    server_.Post("/v1/messages", [this](const Req& req, Res& res) {
+      guarded(
+          req, res,
+          [&] {
+            const json body = parse_body(req);
+            messages(res, anthropic::read_messages(body, model_.chat, *model_.tokenizer));
+          },
+          Api::anthropic);
+    });
     server_.set_error_handler([this](const Req&, Res& res) {
       if (res.status == 404 && res.body.empty())
         send_error(res, 404, "no such route", "invalid_request_error");
@@ -148,7 +173,7 @@ class HttpServer {
 
   json message_of(const Completion& c, const runtime::GenerationResult& r) const {
     if (!c.chat) return r.text;
-    const auto reply = model_.chat.parse(r.text);
+    const auto reply = c.format.parse(r.text);
     json m = {{"role", "assistant"}, {"content", reply.content}};
     if (!reply.reasoning.empty()) m["reasoning_content"] = reply.reasoning;
     return m;
@@ -192,88 +217,154 @@ class HttpServer {
       return;
     }
     // Streaming: one SSE chunk per token with text, choices interleaved in index order.
-    struct State {
-      Completion c;
-      std::vector<std::shared_ptr<Stream>> streams;
-      std::vector<ChatDeltas> deltas;
-      std::string id, model;
-      std::int64_t created;
-    };
-    auto st = std::make_shared<State>(State{std::move(c), std::move(streams), {}, id, model_.id, created});
-    for (std::size_t i = 0; i < st->streams.size(); ++i) st->deltas.emplace_back(model_.chat);
+    auto st = std::make_shared<OpenAiStream>(OpenAiStream{std::move(c), std::move(streams), {}, id, model_.id, created});
+    for (std::size_t i = 0; i < st->streams.size(); ++i) st->deltas.emplace_back(st->c.format);
     res.set_header("Cache-Control", "no-cache");
     res.set_chunked_content_provider(
         "text/event-stream",
         [this, st](std::size_t, httplib::DataSink& sink) {
-          auto send = [&](const json& chunk) {
-            const std::string line = "data: " + chunk.dump() + "\n\n";
-            return sink.write(line.data(), line.size());
-          };
-          auto chunk = [&](json choices) {
-            return json{{"id", st->id},
-                        {"object", st->c.chat ? "chat.completion.chunk" : "text_completion"},
-                        {"created", st->created},
-                        {"model", st->model},
-                        {"choices", std::move(choices)}};
-          };
-          std::int64_t completion_tokens = 0;
-          for (std::size_t i = 0; i < st->streams.size(); ++i) {
-            Stream& s = *st->streams[i];
-            if (st->c.chat && !send(chunk(json::array({{{"index", i}, {"delta", {{"role", "assistant"}, {"content", ""}}},
-                                                        {"finish_reason", nullptr}}}))))
-              return cancel_all(*st);
-            Event e;
-            while (s.next(e)) {
-              json delta;
-              if (st->c.chat) {
-                const auto d = st->deltas[i].add(e.text, false);
-                if (d.content.empty() && d.reasoning.empty()) continue;
-                delta = json::object();
-                if (!d.reasoning.empty()) delta["reasoning_content"] = d.reasoning;
-                if (!d.content.empty()) delta["content"] = d.content;
-              } else if (e.text.empty()) {
-                continue;
-              }
-              json choice = {{"index", i}, {"finish_reason", nullptr}};
-              if (st->c.chat) choice["delta"] = delta;
-              else choice["text"] = e.text;
-              if (!send(chunk(json::array({choice})))) return cancel_all(*st);
-            }
-            const runtime::GenerationResult* r = nullptr;
-            try {
-              r = &s.result();
-            } catch (const std::exception& ex) {
-              send(error_body(ex.what(), "server_error"));
-              sink.done();
-              return true;
-            }
-            completion_tokens += std::int64_t(r->tokens.size());
-            json last = {{"index", i}, {"finish_reason", finish_reason(r->stop)}};
-            if (st->c.chat) {
-              const auto d = st->deltas[i].add("", true);
-              json delta = json::object();
-              if (!d.reasoning.empty()) delta["reasoning_content"] = d.reasoning;
-              if (!d.content.empty()) delta["content"] = d.content;
-              last["delta"] = delta;
-            } else {
-              last["text"] = "";
-            }
-            if (!send(chunk(json::array({last})))) return cancel_all(*st);
+          // Nothing may escape into httplib (it would end the process): a failure is an error event.
+          try {
+            return stream_openai(*st, sink);
+          } catch (const std::exception& ex) {
+            const std::string line = "data: " + error_body(ex.what(), "server_error").dump() + "\n\n";
+            sink.write(line.data(), line.size());
+            sink.done();
+            return true;
           }
-          if (st->c.include_usage) {
-            json u = chunk(json::array());
-            u["usage"] = usage(std::int64_t(st->c.prompt.size()) * std::int64_t(st->streams.size()), completion_tokens);
-            if (!send(u)) return cancel_all(*st);
-          }
-          const std::string done = "data: [DONE]\n\n";
-          sink.write(done.data(), done.size());
-          sink.done();
-          return true;
         },
         [st](bool success) {  // the connection is gone: whatever still runs is cancelled
           if (!success)
             for (auto& s : st->streams) s->cancel();
         });
+  }
+
+  struct OpenAiStream {
+    Completion c;
+    std::vector<std::shared_ptr<Stream>> streams;
+    std::vector<ChatDeltas> deltas;
+    std::string id, model;
+    std::int64_t created;
+  };
+
+  /// Writes one OpenAI SSE stream; false when the client is gone.
+  bool stream_openai(OpenAiStream& state, httplib::DataSink& sink) {
+    OpenAiStream* st = &state;
+    auto send = [&](const json& chunk) {
+      const std::string line = "data: " + chunk.dump() + "\n\n";
+      return sink.write(line.data(), line.size());
+    };
+    auto chunk = [&](json choices) {
+      return json{{"id", st->id},
+                  {"object", st->c.chat ? "chat.completion.chunk" : "text_completion"},
+                  {"created", st->created},
+                  {"model", st->model},
+                  {"choices", std::move(choices)}};
+    };
+    std::int64_t completion_tokens = 0;
+    for (std::size_t i = 0; i < st->streams.size(); ++i) {
+      Stream& s = *st->streams[i];
+      if (st->c.chat && !send(chunk(json::array({{{"index", i}, {"delta", {{"role", "assistant"}, {"content", ""}}},
+                                                  {"finish_reason", nullptr}}}))))
+        return cancel_all(*st);
+      Event e;
+      while (s.next(e)) {
+        json delta;
+        if (st->c.chat) {
+          const auto d = st->deltas[i].add(e.text, false);
+          if (d.content.empty() && d.reasoning.empty()) continue;
+          delta = json::object();
+          if (!d.reasoning.empty()) delta["reasoning_content"] = d.reasoning;
+          if (!d.content.empty()) delta["content"] = d.content;
+        } else if (e.text.empty()) {
+          continue;
+        }
+        json choice = {{"index", i}, {"finish_reason", nullptr}};
+        if (st->c.chat) choice["delta"] = delta;
+        else choice["text"] = e.text;
+        if (!send(chunk(json::array({choice})))) return cancel_all(*st);
+      }
+      const runtime::GenerationResult* r = nullptr;
+      try {
+        r = &s.result();
+      } catch (const std::exception& ex) {  // the request failed: say so, stop the others
+        send(error_body(ex.what(), "server_error"));
+        for (auto& other : st->streams) other->cancel();
+        sink.done();
+        return true;
+      }
+      completion_tokens += std::int64_t(r->tokens.size());
+      json last = {{"index", i}, {"finish_reason", finish_reason(r->stop)}};
+      if (st->c.chat) {
+        const auto d = st->deltas[i].add("", true);
+        json delta = json::object();
+        if (!d.reasoning.empty()) delta["reasoning_content"] = d.reasoning;
+        if (!d.content.empty()) delta["content"] = d.content;
+        last["delta"] = delta;
+      } else {
+        last["text"] = "";
+      }
+      if (!send(chunk(json::array({last})))) return cancel_all(*st);
+    }
+    if (st->c.include_usage) {
+      json u = chunk(json::array());
+      u["usage"] = usage(std::int64_t(st->c.prompt.size()) * std::int64_t(st->streams.size()), completion_tokens);
+      if (!send(u)) return cancel_all(*st);
+    }
+    const std::string done = "data: [DONE]\n\n";
+    sink.write(done.data(), done.size());
+    sink.done();
+    return true;
+  }
+
+  /// POST /v1/messages: one reply, whole or as Anthropic's event stream.
+  void messages(Res& res, Completion c) {
+    auto stream = sched_.submit(c.prompt, c.opt);
+    const std::string id = "msg_" + std::to_string(++next_id_);
+    if (!c.stream) {
+      Event e;
+      while (stream->next(e)) {
+      }
+      res.set_content(anthropic::message(id, model_.id, c, stream->result()).dump(), "application/json");
+      return;
+    }
+    struct State {
+      Completion c;
+      std::shared_ptr<Stream> stream;
+      ChatDeltas deltas;
+      anthropic::EventWriter writer;
+    };
+    const auto input_tokens = std::int64_t(c.prompt.size());
+    auto deltas = ChatDeltas(c.format);
+    auto st = std::make_shared<State>(State{std::move(c), std::move(stream), std::move(deltas),
+                                            anthropic::EventWriter(id, model_.id, input_tokens)});
+    res.set_header("Cache-Control", "no-cache");
+    res.set_chunked_content_provider(
+        "text/event-stream",
+        [st](std::size_t, httplib::DataSink& sink) {
+          auto send = [&](const std::string& text) { return text.empty() || sink.write(text.data(), text.size()); };
+          try {  // nothing may escape into httplib (it would end the process)
+            if (!send(st->writer.start())) return cancel_one(*st->stream);
+            Event e;
+            while (st->stream->next(e))
+              if (!send(st->writer.delta(st->deltas.add(e.text, false)))) return cancel_one(*st->stream);
+            const auto& r = st->stream->result();  // rethrows the request's error
+            if (!send(st->writer.delta(st->deltas.add("", true))) || !send(st->writer.finish(r)))
+              return cancel_one(*st->stream);
+          } catch (const std::exception& ex) {
+            send(anthropic::EventWriter::event("error", anthropic::error_body(ex.what(), "api_error")));
+          }
+          sink.done();
+          return true;
+        },
+        [st](bool success) {
+          if (!success) st->stream->cancel();
+        });
+  }
+
+  static bool cancel_one(Stream& s) {
+    s.cancel();
+    return false;
   }
 
   template <class S>
@@ -302,6 +393,17 @@ class HttpServer {
     line("templlm_kv_pages_in_use", "gauge", "KV cache pages held by sequences.", double(s.kv.pages_in_use));
     line("templlm_kv_pages_allocated", "gauge", "KV cache pages allocated.", double(s.kv.pages_allocated));
     line("templlm_kv_bytes_allocated", "gauge", "KV cache bytes allocated.", double(s.kv.bytes_allocated));
+    line("templlm_prefix_cache_lookups_total", "counter", "Requests looked up in the prefix cache.", double(s.prefix.lookups));
+    line("templlm_prefix_cache_hits_total", "counter", "Requests that started from a cached prefix.", double(s.prefix.hits));
+    line("templlm_prefix_cache_tokens_reused_total", "counter", "Prompt tokens not prefilled again.",
+         double(s.prefix.tokens_reused));
+    line("templlm_prefix_cache_hit_rate", "gauge", "Prefix-cache hits per lookup.",
+         s.prefix.lookups ? double(s.prefix.hits) / double(s.prefix.lookups) : 0.0);
+    line("templlm_prefix_cache_entries", "gauge", "Sequences kept for later prompts.", double(s.prefix.entries));
+    out += s.time_to_first_token.exposition("templlm_time_to_first_token_seconds",
+                                            "From a request's submission to its first token.");
+    out += s.inter_token_latency.exposition("templlm_inter_token_latency_seconds",
+                                            "Between two tokens of one request.");
     return out;
   }
 

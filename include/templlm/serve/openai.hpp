@@ -7,6 +7,7 @@
 #pragma once
 #include <cmath>
 #include <cstdint>
+#include <functional>
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -17,6 +18,7 @@
 #include "../core/error.hpp"
 #include "../runtime/generator.hpp"
 #include "../tokenizer/chat/any.hpp"
+#include "../tokenizer/chat/options.hpp"
 
 namespace templlm::serve {
 
@@ -87,6 +89,20 @@ inline std::optional<bool> boolean(const json& body, const std::string& key) {
 
 }  // namespace detail
 
+/// The served model's chat format, and the same format under a request's own switches
+/// (reasoning effort, thinking on or off). `with` may be empty: switches are then refused.
+struct ChatFormats {
+  tokenizer::chat::AnyChat base;
+  std::function<tokenizer::chat::AnyChat(const tokenizer::chat::ChatOptions&)> with;
+
+  /// The format for a request that asks for `o` (nullopt: the base).
+  tokenizer::chat::AnyChat pick(const std::optional<tokenizer::chat::ChatOptions>& o, const char* field) const {
+    if (!o) return base;
+    if (!with) throw RequestError(400, std::string("'") + field + "' is not supported for this model", field);
+    return with(*o);
+  }
+};
+
 /// What the server does with one request: its prompt, options, and how to answer.
 struct Completion {
   std::vector<int> prompt;
@@ -94,6 +110,7 @@ struct Completion {
   int n = 1;                     // choices, each its own request (seed + i)
   bool stream = false, include_usage = false;
   bool chat = false;
+  tokenizer::chat::AnyChat format;  // chat: renders the prompt and parses the reply
 };
 
 /// The parameters both endpoints share. `limit`: the model's context, for max_tokens' default.
@@ -146,12 +163,33 @@ inline void read_sampling(const json& body, Completion& c, std::int64_t default_
   }
 }
 
+/// The chat switches a request names: OpenAI's `reasoning_effort` (harmony's reasoning level)
+/// and `chat_template_kwargs.enable_thinking` (Qwen3's switch, as vLLM and SGLang take it).
+inline std::optional<tokenizer::chat::ChatOptions> chat_switches(const json& body) {
+  std::optional<tokenizer::chat::ChatOptions> o;
+  if (const auto r = body.find("reasoning_effort"); r != body.end() && !r->is_null()) {
+    if (!r->is_string() || (*r != "low" && *r != "medium" && *r != "high"))
+      throw detail::bad("reasoning_effort", "\"low\", \"medium\" or \"high\"", *r);
+    o.emplace().reasoning = r->get<std::string>();
+  }
+  if (const auto k = body.find("chat_template_kwargs"); k != body.end() && !k->is_null()) {
+    if (!k->is_object()) throw detail::bad("chat_template_kwargs", "an object", *k);
+    if (const auto t = detail::boolean(*k, "enable_thinking")) {
+      if (!o) o.emplace();
+      o->thinking = *t;
+    }
+  }
+  return o;
+}
+
 /// POST /v1/chat/completions: messages rendered by the model's chat format.
-inline Completion read_chat(const json& body, const tokenizer::chat::AnyChat& format, const tokenizer::Tokenizer& tok,
+inline Completion read_chat(const json& body, const ChatFormats& formats, const tokenizer::Tokenizer& tok,
                             std::int64_t default_max_tokens) {
   Completion c;
   c.chat = true;
   read_sampling(body, c, default_max_tokens);
+  c.format = formats.pick(chat_switches(body), "reasoning_effort");
+  const tokenizer::chat::AnyChat& format = c.format;
   if (const auto lp = detail::boolean(body, "logprobs"); lp && *lp) {
     if (c.stream) throw RequestError(400, "'logprobs' with 'stream' is not supported by this server yet", "logprobs");
     c.opt.logprobs = true;
@@ -243,7 +281,7 @@ inline json usage(std::int64_t prompt, std::int64_t completion) {
 /// (`<...`, `[...`), so no partial control token reaches `content`.
 class ChatDeltas {
  public:
-  explicit ChatDeltas(const tokenizer::chat::AnyChat& f) : f_(&f) {}
+  explicit ChatDeltas(tokenizer::chat::AnyChat f) : f_(std::move(f)) {}
   struct Delta {
     std::string content, reasoning;
   };
@@ -256,7 +294,7 @@ class ChatDeltas {
           text_.find_first_of(">]", open) == std::string::npos)
         upto = open;
     }
-    const auto reply = f_->parse(std::string_view(text_).substr(0, upto));
+    const auto reply = f_.parse(std::string_view(text_).substr(0, upto));
     return {suffix(reply.content, content_), suffix(reply.reasoning, reasoning_)};
   }
 
@@ -268,7 +306,7 @@ class ChatDeltas {
     sent = now;
     return d;
   }
-  const tokenizer::chat::AnyChat* f_;
+  tokenizer::chat::AnyChat f_;
   std::string text_, content_, reasoning_;
 };
 

@@ -23,6 +23,8 @@
 #include <vector>
 
 #include "../runtime/generator.hpp"
+#include "histogram.hpp"
+#include "prefix_cache.hpp"
 
 namespace templlm::serve {
 
@@ -42,17 +44,15 @@ struct Event {
 class Stream {
  public:
   /// Blocks until the next token or the end; returns false at the end, after which result()
-  /// holds the whole generation (or rethrows the request's error).
+  /// holds the whole generation or rethrows the request's error. Never throws itself, so a
+  /// streaming writer learns of a failure only where it asks for the result.
   bool next(Event& e) {
     std::unique_lock lock(m_);
     cv_.wait(lock, [&] { return !events_.empty() || finished_; });
-    if (!events_.empty()) {
-      e = std::move(events_.front());
-      events_.pop_front();
-      return true;
-    }
-    if (error_) std::rethrow_exception(error_);
-    return false;
+    if (events_.empty()) return false;
+    e = std::move(events_.front());
+    events_.pop_front();
+    return true;
   }
   /// Stops the request at its next token (idempotent; a finished one is unaffected).
   void cancel() { cancelled_.store(true); }
@@ -98,6 +98,7 @@ class Stream {
   runtime::GenerationResult result_;
   std::exception_ptr error_;
   std::chrono::steady_clock::time_point submitted_ = std::chrono::steady_clock::now();
+  std::chrono::steady_clock::time_point last_event_;  // the scheduler thread's only
   std::size_t events_pushed_ = 0;
   double ttft_ = 0;
 };
@@ -105,6 +106,7 @@ class Stream {
 struct SchedulerOptions {
   std::size_t max_batch = 16;   // requests stepped together
   std::size_t max_queue = 256;  // requests waiting for a batch slot before submit() refuses
+  std::size_t prefix_cache = 0;  // finished requests' caches kept for later prompts (0: off)
 };
 
 /// Counters for /metrics (a snapshot).
@@ -113,12 +115,14 @@ struct SchedulerStats {
   std::uint64_t prompt_tokens = 0, generated_tokens = 0, steps = 0;
   std::size_t queued = 0, running = 0, last_batch = 0;
   runtime::KvUsage kv;
+  Histogram time_to_first_token, inter_token_latency;  // seconds
+  PrefixCacheStats prefix;
 };
 
 class Scheduler {
  public:
   Scheduler(runtime::AnyModel& model, const tokenizer::Tokenizer* tok, SchedulerOptions o = {})
-      : model_(model), has_tokenizer_(tok != nullptr), engine_(model, tok), o_(o) {
+      : model_(model), has_tokenizer_(tok != nullptr), engine_(model, tok), o_(o), cache_(o.prefix_cache) {
     if (o_.max_batch == 0) throw InvalidInput("templlm: serve: max_batch must be >= 1");
     thread_ = std::thread([this] { loop(); });
   }
@@ -187,11 +191,21 @@ class Scheduler {
           continue;
         }
         try {
+          std::int64_t reused = 0;
+          std::unique_ptr<runtime::Sequence> start;
+          if (o_.prefix_cache > 0)
+            start = cache_.lookup(model_, j.prompt,
+                                  runtime::Engine::check(j.prompt, j.opt, model_.context_limit(), has_tokenizer_), reused);
           Stream* s = j.stream.get();
-          const int h = engine_.add(std::move(j.prompt), std::move(j.opt), [s](int tok, std::string_view text) {
+          const int h = engine_.add(std::move(j.prompt), std::move(j.opt), [this, s](int tok, std::string_view text) {
+            const auto now = std::chrono::steady_clock::now();
+            const bool first = s->events_pushed_ == 0;  // written by this thread only
+            const double dt = std::chrono::duration<double>(now - (first ? s->submitted_ : s->last_event_)).count();
+            s->last_event_ = now;
+            count([&](SchedulerStats& st) { (first ? st.time_to_first_token : st.inter_token_latency).observe(dt); });
             s->push({tok, std::string(text)});
             return !s->cancelled();
-          });
+          }, std::move(start));
           active.emplace_back(h, std::move(j.stream));
         } catch (...) {
           count([](SchedulerStats& s) { ++s.failed; });
@@ -221,13 +235,20 @@ class Scheduler {
         }
         runtime::GenerationResult r = engine_.result(it->first);
         const bool cancelled = r.stop == runtime::StopReason::cancelled;
-        engine_.forget(it->first);  // frees its pages now
+        if (cancelled || o_.prefix_cache == 0) {
+          engine_.forget(it->first);  // frees its pages now
+        } else {
+          auto kept = engine_.forget_keeping_cache(it->first);
+          cache_.insert(std::move(kept.tokens), std::move(kept.seq));
+        }
         it->second->finish(std::move(r));
         count([&](SchedulerStats& s) { ++(cancelled ? s.cancelled : s.finished); });
         it = active.erase(it);
       }
       const runtime::KvUsage kv = model_.kv_usage();
+      const PrefixCacheStats prefix = cache_.stats();
       count([&](SchedulerStats& s) {
+        s.prefix = prefix;
         ++s.steps;
         s.generated_tokens += generated;
         s.last_batch = batch;
@@ -253,6 +274,7 @@ class Scheduler {
   bool has_tokenizer_;
   runtime::Engine engine_;  // used by thread_ only
   SchedulerOptions o_;
+  PrefixCache cache_;  // thread_ only
   mutable std::mutex m_;
   std::condition_variable cv_;
   std::deque<Job> queue_;

@@ -88,6 +88,29 @@ TEST_F(SchedulerTest, ACancelledStreamStopsAndFreesItsPages) {
   EXPECT_EQ(sched.stats().kv.pages_in_use, 0);
 }
 
+TEST_F(SchedulerTest, AFailedRequestEndsItsStreamAndOnlyTheResultThrows) {
+  // A streaming writer loops on next() and asks for result() at the end: next() must not throw
+  // (in the server an exception there escaped into the HTTP library and ended the process).
+  std::shared_ptr<serve::Stream> running, queued;
+  {
+    serve::Scheduler sched(*model_, nullptr, {.max_batch = 1, .max_queue = 8});
+    runtime::GenerateOptions o;
+    o.max_tokens = 100000;
+    o.max_context = 200;
+    running = sched.submit(prompt_, o);
+    queued = sched.submit(prompt_, o);
+    serve::Event e;
+    ASSERT_TRUE(running->next(e));
+  }  // the scheduler shuts down: both end with its error
+  for (auto* s : {running.get(), queued.get()}) {
+    serve::Event e;
+    bool ended = false;
+    EXPECT_NO_THROW(while (s->next(e)) {} ended = true;);
+    EXPECT_TRUE(ended);
+    EXPECT_THROW((void)s->result(), Error);
+  }
+}
+
 TEST_F(SchedulerTest, BadRequestsAndAFullQueueAreRefusedAtSubmit) {
   serve::Scheduler sched(*model_, nullptr, {.max_batch = 1, .max_queue = 0});
   runtime::GenerateOptions o;

@@ -1,22 +1,26 @@
 #!/usr/bin/env python3
-"""`templlm serve` driven by the official `openai` Python client on loopback (CTest: serve.openai).
+"""`templlm serve` driven by the official `openai` and `anthropic` Python clients on loopback
+(CTest: serve.clients).
 
 Starts the server on the embedded demo model at a free port, then checks: /health and
 /v1/models; greedy and seeded completions equal `templlm generate` (the same engine, one request
 alone); chat non-stream equals the concatenated stream, with usage; 8 concurrent streaming
 clients each get exactly what they get alone; a client that disconnects mid-stream is cancelled
 and its KV pages freed (/metrics); bad requests get their status and a message naming the field;
-an API key is enforced; a full queue answers 503.
+an API key is enforced; a full queue answers 503. Anthropic's Messages API: a reply equals the
+OpenAI chat reply for the same conversation, the event stream adds up to it, stop sequences and
+a missing max_tokens.
 
-usage: openai_clients_test.py CLI MODEL_DIR
+usage: clients_test.py CLI MODEL_DIR
 """
 import json, os, re, subprocess, sys, threading, time, unittest, urllib.request
 
 CLI, MODEL = sys.argv[1], sys.argv[2]
 try:
+    import anthropic
     import openai
-except ImportError:
-    sys.exit("the `openai` client is missing: python3 -m pip install openai (scripts/test.sh does)")
+except ImportError as e:
+    sys.exit(f"a client is missing ({e}): python3 -m pip install openai anthropic (scripts/test.sh does)")
 
 
 class Server:
@@ -42,6 +46,9 @@ class Server:
     def client(self, key="none"):
         return openai.OpenAI(base_url=self.url + "/v1", api_key=key, max_retries=0, timeout=120)
 
+    def anthropic(self, key="none"):
+        return anthropic.Anthropic(base_url=self.url, api_key=key, max_retries=0, timeout=120)
+
     def get(self, path):
         with urllib.request.urlopen(self.url + path, timeout=30) as r:
             return r.status, r.read().decode()
@@ -50,7 +57,7 @@ class Server:
         out = {}
         for line in self.get("/metrics")[1].splitlines():
             if line and not line.startswith("#"):
-                k, v = line.split()
+                k, v = line.rsplit(" ", 1)
                 out[k] = float(v)
         return out
 
@@ -73,15 +80,30 @@ def cli_generate(prompt, *flags):
     return out.stdout
 
 
-class OpenAIClients(unittest.TestCase):
+class WithServer(unittest.TestCase):
+    """One server on the demo model for the test case's tests; `client` is made by `connect`."""
+    connect = staticmethod(Server.client)
+
     @classmethod
     def setUpClass(cls):
         cls.server = Server()
-        cls.client = cls.server.client()
+        cls.client = cls.connect(cls.server)
 
     @classmethod
     def tearDownClass(cls):
         cls.server.stop()
+
+
+class OpenAIClients(WithServer):
+
+    def test_metrics_count_tokens_and_latencies(self):
+        before = self.server.metrics()
+        self.client.completions.create(model="demo", prompt="And God said", max_tokens=5, temperature=0)
+        m = self.server.metrics()
+        self.assertEqual(m["templlm_generated_tokens_total"] - before["templlm_generated_tokens_total"], 5)
+        self.assertEqual(m["templlm_time_to_first_token_seconds_count"] - before["templlm_time_to_first_token_seconds_count"], 1)
+        self.assertEqual(m["templlm_inter_token_latency_seconds_count"] - before["templlm_inter_token_latency_seconds_count"], 4)
+        self.assertEqual(m['templlm_time_to_first_token_seconds_bucket{le="+Inf"}'], m["templlm_time_to_first_token_seconds_count"])
 
     def test_health_and_models(self):
         self.assertEqual(self.server.get("/health"), (200, '{"status":"ok"}'))
@@ -118,6 +140,17 @@ class OpenAIClients(unittest.TestCase):
         self.assertEqual("".join(parts), whole.choices[0].message.content)
         self.assertEqual(usage.completion_tokens, 32)
         self.assertEqual(finish, "length")
+
+    def test_a_requests_chat_switches_reach_the_format(self):
+        msgs = [{"role": "user", "content": "Hi"}]
+        plain = self.client.chat.completions.create(model="demo", messages=msgs, max_tokens=2, temperature=0)
+        # Qwen3's enable_thinking = false renders an empty think block into the prompt.
+        off = self.client.chat.completions.create(model="demo", messages=msgs, max_tokens=2, temperature=0,
+                                                  extra_body={"chat_template_kwargs": {"enable_thinking": False}})
+        self.assertGreater(off.usage.prompt_tokens, plain.usage.prompt_tokens)
+        with self.assertRaises(openai.BadRequestError) as e:
+            self.client.chat.completions.create(model="demo", messages=msgs, max_tokens=2, reasoning_effort="extreme")
+        self.assertIn("reasoning_effort", str(e.exception))
 
     def test_n_choices_and_logprobs(self):
         r = self.client.chat.completions.create(model="demo", messages=[{"role": "user", "content": "Hi"}],
@@ -161,7 +194,8 @@ class OpenAIClients(unittest.TestCase):
                 break
             time.sleep(0.1)
         self.assertGreater(m["templlm_requests_cancelled_total"], before["templlm_requests_cancelled_total"])
-        self.assertEqual(m["templlm_kv_pages_in_use"], 0)
+        # A cancelled request is not kept by the prefix cache: the pages in use are the cache's.
+        self.assertEqual(m["templlm_kv_pages_in_use"], before["templlm_kv_pages_in_use"])
         self.assertLess(m["templlm_generated_tokens_total"] - before["templlm_generated_tokens_total"], 900)
 
     def test_bad_requests_get_400_naming_the_field(self):
@@ -192,6 +226,91 @@ class OpenAIClients(unittest.TestCase):
         self.assertIn("not JSON", json.loads(e.exception.read())["error"]["message"])
 
 
+# The anthropic SDK (2.x) no longer takes temperature as an argument; the server reads it.
+GREEDY = {"temperature": 0}
+
+
+class AnthropicClient(WithServer):
+    connect = staticmethod(Server.anthropic)
+
+    def test_a_message_equals_the_openai_chat_reply(self):
+        msgs = [{"role": "user", "content": "Who made the light?"}]
+        m = self.client.messages.create(model="demo", max_tokens=24, extra_body=GREEDY, system="Be brief.", messages=msgs)
+        chat = self.server.client().chat.completions.create(
+            model="demo", max_tokens=24, temperature=0,
+            messages=[{"role": "system", "content": "Be brief."}] + msgs)
+        self.assertEqual(m.type, "message")
+        self.assertEqual(m.role, "assistant")
+        self.assertEqual([b.type for b in m.content], ["text"])
+        self.assertEqual(m.content[0].text, chat.choices[0].message.content)
+        self.assertEqual(m.stop_reason, "max_tokens")
+        self.assertEqual(m.usage.output_tokens, 24)
+        self.assertEqual(m.usage.input_tokens, chat.usage.prompt_tokens)
+
+    def test_the_event_stream_adds_up_to_the_message(self):
+        msgs = [{"role": "user", "content": [{"type": "text", "text": "And God said"}]}]
+        whole = self.client.messages.create(model="demo", max_tokens=20, extra_body=GREEDY, messages=msgs)
+        with self.client.messages.stream(model="demo", max_tokens=20, extra_body=GREEDY, messages=msgs) as stream:
+            text = "".join(stream.text_stream)
+            final = stream.get_final_message()
+        self.assertEqual(text, whole.content[0].text)
+        self.assertEqual(final.content[0].text, whole.content[0].text)
+        self.assertEqual(final.stop_reason, "max_tokens")
+        self.assertEqual(final.usage.output_tokens, 20)
+
+    def test_a_stop_sequence_ends_the_reply_and_is_named(self):
+        r = self.server.client().completions.create(model="demo", prompt="And God said", max_tokens=24, extra_body=GREEDY)
+        word = r.choices[0].text.split()[2]  # a word the greedy continuation reaches
+        m = self.client.messages.create(model="demo", max_tokens=200, extra_body=GREEDY, stop_sequences=[word],
+                                        messages=[{"role": "user", "content": "And God said"}])
+        self.assertEqual(m.stop_reason, "stop_sequence")
+        self.assertEqual(m.stop_sequence, word)
+        self.assertNotIn(word, m.content[0].text)
+
+    def test_bad_requests_get_anthropic_errors(self):
+        with self.assertRaises(anthropic.BadRequestError) as e:
+            self.client.messages.create(model="demo", max_tokens=0, messages=[{"role": "user", "content": "x"}])
+        self.assertIn("max_tokens", str(e.exception))
+        with self.assertRaises(anthropic.BadRequestError) as e:
+            self.client.messages.create(model="demo", max_tokens=4, messages=[{"role": "system", "content": "x"}])
+        self.assertIn("role", str(e.exception))
+        req = urllib.request.Request(self.server.url + "/v1/messages", method="POST",
+                                     data=json.dumps({"messages": [{"role": "user", "content": "x"}]}).encode())
+        with self.assertRaises(urllib.error.HTTPError) as e:
+            urllib.request.urlopen(req, timeout=30)
+        body = json.loads(e.exception.read())
+        self.assertEqual((e.exception.code, body["type"], body["error"]["type"]), (400, "error", "invalid_request_error"))
+        self.assertIn("max_tokens", body["error"]["message"])
+
+
+class PrefixCache(unittest.TestCase):
+    def test_hits_are_counted_and_change_no_output(self):
+        on, off = Server(), Server("--prefix-cache", "0")
+        try:
+            system = {"role": "system", "content": "In the beginning God created the heaven and the earth. " * 4}
+            turns = [[system, {"role": "user", "content": q}] for q in ["Who made the light?", "And the waters?"]]
+            first = on.client().chat.completions.create(model="demo", messages=turns[0], max_tokens=12, temperature=0)
+            follow = turns[0] + [{"role": "assistant", "content": first.choices[0].message.content},
+                                 {"role": "user", "content": "And then?"}]
+            requests = [dict(messages=turns[0]), dict(messages=turns[1]), dict(messages=follow),
+                        dict(messages=turns[1], temperature=0.9, top_p=0.9, seed=5)]
+            before = on.metrics()
+            for r in requests:
+                r.setdefault("temperature", 0)
+                got = on.client().chat.completions.create(model="demo", max_tokens=12, **r)
+                want = off.client().chat.completions.create(model="demo", max_tokens=12, **r)
+                self.assertEqual(got.choices[0].message.content, want.choices[0].message.content, str(r))
+                self.assertEqual(got.usage.prompt_tokens, want.usage.prompt_tokens)
+            m = on.metrics()
+            self.assertEqual(m["templlm_prefix_cache_hits_total"] - before["templlm_prefix_cache_hits_total"], 4)
+            self.assertGreater(m["templlm_prefix_cache_tokens_reused_total"], 4 * 40)
+            self.assertGreater(m["templlm_prefix_cache_hit_rate"], 0)
+            self.assertEqual(off.metrics()["templlm_prefix_cache_hits_total"], 0)
+        finally:
+            on.stop()
+            off.stop()
+
+
 class ServerOptions(unittest.TestCase):
     def test_api_key_is_required_when_set(self):
         s = Server("--api-key", "sekret")
@@ -200,8 +319,20 @@ class ServerOptions(unittest.TestCase):
                 s.client("wrong").completions.create(model="demo", prompt="x", max_tokens=2)
             r = s.client("sekret").completions.create(model="demo", prompt="x", max_tokens=2, temperature=0)
             self.assertEqual(r.usage.completion_tokens, 2)
+            with self.assertRaises(anthropic.AuthenticationError):
+                s.anthropic("wrong").messages.create(model="demo", max_tokens=2, messages=[{"role": "user", "content": "x"}])
+            m = s.anthropic("sekret").messages.create(model="demo", max_tokens=2, messages=[{"role": "user", "content": "x"}])
+            self.assertEqual(m.usage.output_tokens, 2)
         finally:
             s.stop()
+
+    def test_bad_flags_are_usage_errors_naming_the_flag(self):
+        for flags, named in [(["--port", "70000"], "--port"), (["--max-context", "5000"], "--max-context"),
+                             (["--max-batch", "0"], "--max-batch"), (["--backend", "tpu"], "--backend"),
+                             (["--prefix-cache", "-1"], "--prefix-cache")]:
+            r = subprocess.run([CLI, "serve", "--model", MODEL, *flags], capture_output=True, text=True, timeout=60)
+            self.assertEqual(r.returncode, 2, f"{flags}: {r.stderr}")
+            self.assertIn(named, r.stderr)
 
     def test_a_full_queue_answers_503(self):
         s = Server("--max-queue", "0")

@@ -1,0 +1,220 @@
+// SPDX-License-Identifier: Apache-2.0
+/// \file serve/anthropic.hpp
+/// Anthropic's Messages API shapes (POST /v1/messages): the request -> prompt and options, each
+/// field checked (a RequestError naming it), and the reply as content blocks (`thinking` from the
+/// format's reasoning, then `text`), streamed as its SSE event sequence: message_start,
+/// content_block_start / _delta / _stop per block, message_delta (stop reason, usage),
+/// message_stop. Pure functions and a per-stream writer; no HTTP here.
+#pragma once
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "openai.hpp"
+
+namespace templlm::serve::anthropic {
+
+/// {"type": "error", "error": {"type", "message"}}
+inline json error_body(std::string_view message, std::string_view type) {
+  return {{"type", "error"}, {"error", {{"type", type}, {"message", message}}}};
+}
+
+/// The text of a `system` or `content` field: a string or an array of text blocks.
+inline std::string text_of(const json& v, const std::string& field) {
+  if (v.is_string()) return v.get<std::string>();
+  if (!v.is_array()) throw detail::bad(field, "a string or an array of content blocks", v);
+  std::string out;
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    const json& b = v[i];
+    const std::string at = field + "[" + std::to_string(i) + "]";
+    if (!b.is_object() || !b.contains("type") || !b["type"].is_string())
+      throw detail::bad(at, "a content block with a type", b);
+    const std::string type = b["type"].get<std::string>();
+    if (type == "text") {
+      if (!b.contains("text") || !b["text"].is_string()) throw detail::bad(at + ".text", "a string", b);
+      out += b["text"].get<std::string>();
+    } else if (type == "thinking" || type == "redacted_thinking") {
+      // An earlier turn's reasoning: the chat formats leave it out of the history, as they do
+      // for a <think> block.
+    } else {
+      throw RequestError(400, at + ": content blocks of type '" + type + "' are not supported by this server yet",
+                         at + ".type");
+    }
+  }
+  return out;
+}
+
+/// POST /v1/messages.
+inline Completion read_messages(const json& body, const ChatFormats& formats, const tokenizer::Tokenizer& tok) {
+  using namespace detail;
+  if (!body.is_object()) throw RequestError(400, "the request body must be a JSON object");
+  for (const char* unsupported : {"tools", "tool_choice", "mcp_servers", "container"}) {
+    const auto it = body.find(unsupported);
+    if (it != body.end() && !it->is_null() && !(it->is_array() && it->empty()))
+      throw RequestError(400, std::string("'") + unsupported + "' is not supported by this server yet", unsupported);
+  }
+  Completion c;
+  c.chat = true;
+  const auto max_tokens = integer(body, "max_tokens", 1, std::numeric_limits<int>::max());
+  if (!max_tokens) throw RequestError(400, "'max_tokens' is required", "max_tokens");
+  c.opt.max_tokens = int(*max_tokens);
+  auto& s = c.opt.sampling;
+  s.temperature = float(number(body, "temperature", 0, 1, "in [0, 1]").value_or(1.0));
+  s.top_p = float(number(body, "top_p", 0, 1, "in (0, 1]").value_or(1.0));
+  if (!(s.top_p > 0)) throw bad("top_p", "a number in (0, 1]", body["top_p"]);
+  s.top_k = int(integer(body, "top_k", 0, std::numeric_limits<int>::max()).value_or(0));
+  c.stream = boolean(body, "stream").value_or(false);
+  if (const auto st = body.find("stop_sequences"); st != body.end() && !st->is_null()) {
+    if (!st->is_array()) throw bad("stop_sequences", "an array of strings", *st);
+    for (const auto& x : *st) {
+      if (!x.is_string() || x.get<std::string>().empty()) throw bad("stop_sequences", "an array of non-empty strings", *st);
+      c.opt.stop_strings.push_back(x.get<std::string>());
+    }
+  }
+  std::optional<tokenizer::chat::ChatOptions> switches;
+  if (const auto th = body.find("thinking"); th != body.end() && !th->is_null()) {
+    if (!th->is_object() || !th->contains("type") || !(*th)["type"].is_string())
+      throw bad("thinking", "an object with a type (\"enabled\" or \"disabled\")", *th);
+    const std::string type = (*th)["type"].get<std::string>();
+    if (type != "enabled" && type != "disabled") throw bad("thinking.type", "\"enabled\" or \"disabled\"", (*th)["type"]);
+    // Qwen3's switch; formats without one ignore it. A budget is not enforced yet (docs/serving.md).
+    switches.emplace().thinking = type == "enabled";
+  }
+  c.format = formats.pick(switches, "thinking");
+  const tokenizer::chat::AnyChat& format = c.format;
+  std::vector<tokenizer::chat::Message> msgs;
+  if (const auto sys = body.find("system"); sys != body.end() && !sys->is_null())
+    msgs.push_back({"system", text_of(*sys, "system")});
+  const auto m = body.find("messages");
+  if (m == body.end()) throw RequestError(400, "'messages' is required", "messages");
+  if (!m->is_array() || m->empty()) throw bad("messages", "a non-empty array of messages", *m);
+  for (std::size_t i = 0; i < m->size(); ++i) {
+    const json& msg = (*m)[i];
+    const std::string at = "messages[" + std::to_string(i) + "]";
+    if (!msg.is_object()) throw bad(at, "an object", msg);
+    const auto role = msg.find("role");
+    if (role == msg.end() || !role->is_string() || (*role != "user" && *role != "assistant"))
+      throw RequestError(400, at + ".role must be \"user\" or \"assistant\"", at + ".role");
+    const auto content = msg.find("content");
+    if (content == msg.end()) throw RequestError(400, at + ".content is required", at + ".content");
+    msgs.push_back({role->get<std::string>(), text_of(*content, at + ".content")});
+  }
+  std::string prompt;
+  try {
+    prompt = format.render(msgs, true);
+  } catch (const Error& e) {
+    throw RequestError(400, std::string("messages: ") + e.what(), "messages");
+  }
+  const auto ids = tok.encode(prompt);
+  c.prompt.assign(ids.begin(), ids.end());
+  c.opt.special_tokens_in_text = true;
+  for (std::uint32_t id : format.stop_ids)
+    if (id < tok.vocab_size()) c.opt.stop_ids.push_back(int(id));
+  return c;
+}
+
+inline const char* stop_reason(runtime::StopReason r) {
+  switch (r) {
+    case runtime::StopReason::max_tokens:
+    case runtime::StopReason::context_exhausted: return "max_tokens";
+    case runtime::StopReason::stop_string: return "stop_sequence";
+    default: return "end_turn";
+  }
+}
+
+/// The stop sequence that ended the reply, or null.
+inline json stop_sequence(const runtime::GenerationResult& r) {
+  if (r.stop != runtime::StopReason::stop_string) return nullptr;
+  return r.stop_string;
+}
+
+/// The non-streamed reply.
+inline json message(const std::string& id, const std::string& model, const Completion& c,
+                    const runtime::GenerationResult& r) {
+  const auto reply = c.format.parse(r.text);
+  json content = json::array();
+  if (!reply.reasoning.empty()) content.push_back({{"type", "thinking"}, {"thinking", reply.reasoning}, {"signature", ""}});
+  content.push_back({{"type", "text"}, {"text", reply.content}});
+  return {{"id", id},
+          {"type", "message"},
+          {"role", "assistant"},
+          {"model", model},
+          {"content", content},
+          {"stop_reason", stop_reason(r.stop)},
+          {"stop_sequence", stop_sequence(r)},
+          {"usage", {{"input_tokens", c.prompt.size()}, {"output_tokens", r.tokens.size()}}}};
+}
+
+/// The SSE events of one streamed reply, in Anthropic's order. Each call returns the text to send.
+class EventWriter {
+ public:
+  EventWriter(std::string id, std::string model, std::int64_t input_tokens)
+      : id_(std::move(id)), model_(std::move(model)), input_(input_tokens) {}
+
+  std::string start() const {
+    const json msg = {{"id", id_},          {"type", "message"},     {"role", "assistant"},
+                      {"model", model_},    {"content", json::array()}, {"stop_reason", nullptr},
+                      {"stop_sequence", nullptr},
+                      {"usage", {{"input_tokens", input_}, {"output_tokens", 0}}}};
+    return event("message_start", {{"type", "message_start"}, {"message", msg}});
+  }
+  /// Deltas of the reply's text: a block is opened for each change between thinking and text.
+  std::string delta(const ChatDeltas::Delta& d) {
+    std::string out;
+    if (!d.reasoning.empty()) out += piece("thinking", d.reasoning);
+    if (!d.content.empty()) out += piece("text", d.content);
+    return out;
+  }
+  std::string finish(const runtime::GenerationResult& r) {
+    std::string out;
+    if (open_.empty()) out += open("text");  // every message has at least one content block
+    out += close();
+    out += event("message_delta", {{"type", "message_delta"},
+                                   {"delta", {{"stop_reason", stop_reason(r.stop)}, {"stop_sequence", stop_sequence(r)}}},
+                                   {"usage", {{"output_tokens", r.tokens.size()}}}});
+    out += event("message_stop", {{"type", "message_stop"}});
+    return out;
+  }
+  static std::string event(const char* name, const json& data) {
+    return std::string("event: ") + name + "\ndata: " + data.dump() + "\n\n";
+  }
+
+ private:
+  std::string piece(const std::string& type, const std::string& text) {
+    std::string out;
+    if (open_ != type) {  // two statements: the order of close() and open() matters
+      out += close();
+      out += open(type);
+    }
+    const json delta = type == "text" ? json{{"type", "text_delta"}, {"text", text}}
+                                      : json{{"type", "thinking_delta"}, {"thinking", text}};
+    out += event("content_block_delta", {{"type", "content_block_delta"}, {"index", index_}, {"delta", delta}});
+    return out;
+  }
+  std::string open(const std::string& type) {
+    open_ = type;
+    const json block = type == "text" ? json{{"type", "text"}, {"text", ""}}
+                                      : json{{"type", "thinking"}, {"thinking", ""}};
+    return event("content_block_start", {{"type", "content_block_start"}, {"index", index_}, {"content_block", block}});
+  }
+  std::string close() {
+    if (open_.empty()) return {};
+    std::string out;
+    if (open_ == "thinking")  // the SDK expects a signature before a thinking block ends
+      out += event("content_block_delta", {{"type", "content_block_delta"},
+                                           {"index", index_},
+                                           {"delta", {{"type", "signature_delta"}, {"signature", ""}}}});
+    out += event("content_block_stop", {{"type", "content_block_stop"}, {"index", index_}});
+    open_.clear();
+    ++index_;
+    return out;
+  }
+
+  std::string id_, model_;
+  std::int64_t input_;
+  std::string open_;  // the type of the open block, "" when none
+  int index_ = 0;
+};
+
+}  // namespace templlm::serve::anthropic
