@@ -89,7 +89,6 @@ class AnyModel {
   /// What `other` keeps alive, kept alive by this one too (a context of the same model).
   void keep_alive_as(const AnyModel& other) {
     owners_.insert(owners_.end(), other.owners_.begin(), other.owners_.end());
-    context_limit_ = other.context_limit_;
   }
   /// One forward over several sequences (each step's ids continue its own sequence; prefills
   /// and decodes mix freely). Writes the logits of each step's last token, row s of
@@ -175,6 +174,7 @@ class Model final : public AnyModel {
     if constexpr (ContextBackend<B>) {
       std::unique_ptr<Model> ctx(new Model(net_.backend().new_context(), files_, net_.weights(), kv_));
       ctx->keep_alive_as(*this);
+      ctx->set_context_limit(context_limit());  // the same model: the same context
       return ctx;
     } else {
       return AnyModel::new_context();

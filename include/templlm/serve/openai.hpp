@@ -279,6 +279,10 @@ inline json usage(std::int64_t prompt, std::int64_t completion) {
 /// Streams a chat reply's text as it grows: content and reasoning deltas from the format's
 /// parser run over the text so far, holding back a tail that may still become a marker
 /// (`<...`, `[...`), so no partial control token reaches `content`.
+///
+/// Cost: a piece of plain text (no `<`, `[` or newline) that lands after a reply field which
+/// ends the text (the part the parser is inside) extends that field without a re-parse, so a
+/// long reply costs one parse per line or marker, not one per token.
 class ChatDeltas {
  public:
   explicit ChatDeltas(tokenizer::chat::AnyChat f) : f_(std::move(f)) {}
@@ -287,6 +291,11 @@ class ChatDeltas {
   };
   Delta add(std::string_view piece, bool final) {
     text_ += piece;
+    if (!final && open_ != Open::none && piece.find_first_of("<[\n") == std::string_view::npos) {
+      std::string& sent = open_ == Open::content ? content_ : reasoning_;
+      sent += piece;
+      return open_ == Open::content ? Delta{std::string(piece), {}} : Delta{{}, std::string(piece)};
+    }
     std::size_t upto = text_.size();
     if (!final) {
       const std::size_t open = text_.find_last_of("<[");
@@ -294,11 +303,20 @@ class ChatDeltas {
           text_.find_first_of(">]", open) == std::string::npos)
         upto = open;
     }
-    const auto reply = f_.parse(std::string_view(text_).substr(0, upto));
-    return {suffix(reply.content, content_), suffix(reply.reasoning, reasoning_)};
+    const std::string_view parsed = std::string_view(text_).substr(0, upto);
+    const auto reply = f_.parse(parsed);
+    Delta d{suffix(reply.content, content_), suffix(reply.reasoning, reasoning_)};
+    // The field the parser is inside: the one (non-empty, sent in full) that ends the text.
+    const bool c = !reply.complete && upto == text_.size() && !content_.empty() &&
+                   content_ == reply.content && parsed.ends_with(content_);
+    const bool r = !reply.complete && upto == text_.size() && !reasoning_.empty() &&
+                   reasoning_ == reply.reasoning && parsed.ends_with(reasoning_);
+    open_ = c == r ? Open::none : c ? Open::content : Open::reasoning;
+    return d;
   }
 
  private:
+  enum class Open { none, content, reasoning };
   /// What `now` adds to what was sent; nothing while the parse disagrees with it.
   static std::string suffix(const std::string& now, std::string& sent) {
     if (now.size() <= sent.size() || now.compare(0, sent.size(), sent) != 0) return {};
@@ -308,6 +326,7 @@ class ChatDeltas {
   }
   tokenizer::chat::AnyChat f_;
   std::string text_, content_, reasoning_;
+  Open open_ = Open::none;
 };
 
 }  // namespace templlm::serve

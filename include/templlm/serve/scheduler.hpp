@@ -142,7 +142,7 @@ class Scheduler {
   /// parameters, the model's context) and throws InvalidInput, or QueueFull when max_queue
   /// requests already wait.
   std::shared_ptr<Stream> submit(std::vector<int> prompt, runtime::GenerateOptions opt) {
-    runtime::Engine::check(prompt, opt, model_.context_limit(), has_tokenizer_);
+    const std::int64_t context = runtime::Engine::check(prompt, opt, model_.context_limit(), has_tokenizer_);
     auto s = std::make_shared<Stream>();
     {
       std::lock_guard lock(m_);
@@ -151,7 +151,7 @@ class Scheduler {
                         " requests are already waiting (--max-queue); try again later");
       ++stats_.requests;
       stats_.prompt_tokens += prompt.size();
-      queue_.push_back({std::move(prompt), std::move(opt), s});
+      queue_.push_back({std::move(prompt), std::move(opt), s, context});
     }
     cv_.notify_all();
     return s;
@@ -169,6 +169,7 @@ class Scheduler {
     std::vector<int> prompt;
     runtime::GenerateOptions opt;
     std::shared_ptr<Stream> stream;
+    std::int64_t context = 0;  // the sequence's context, from submit's check
   };
 
   void loop() {
@@ -194,8 +195,7 @@ class Scheduler {
           std::int64_t reused = 0;
           std::unique_ptr<runtime::Sequence> start;
           if (o_.prefix_cache > 0)
-            start = cache_.lookup(model_, j.prompt,
-                                  runtime::Engine::check(j.prompt, j.opt, model_.context_limit(), has_tokenizer_), reused);
+            start = cache_.lookup(model_, j.prompt, j.context, reused);
           Stream* s = j.stream.get();
           const int h = engine_.add(std::move(j.prompt), std::move(j.opt), [this, s](int tok, std::string_view text) {
             const auto now = std::chrono::steady_clock::now();
@@ -217,11 +217,11 @@ class Scheduler {
         engine_.step();
       } catch (...) {  // a failed step fails the whole batch, with the step's error
         const auto err = std::current_exception();
+        count([&](SchedulerStats& st) { st.failed += active.size(); });
         for (auto& [h, s] : active) {
           s->finish({}, err);
           engine_.forget(h);
         }
-        count([&](SchedulerStats& st) { st.failed += active.size(); });
         active.clear();
         continue;
       }
@@ -241,8 +241,9 @@ class Scheduler {
           auto kept = engine_.forget_keeping_cache(it->first);
           cache_.insert(std::move(kept.tokens), std::move(kept.seq));
         }
-        it->second->finish(std::move(r));
+        // Counted before the stream ends: a client that saw its result also sees it counted.
         count([&](SchedulerStats& s) { ++(cancelled ? s.cancelled : s.finished); });
+        it->second->finish(std::move(r));
         it = active.erase(it);
       }
       const runtime::KvUsage kv = model_.kv_usage();

@@ -131,6 +131,11 @@ TEST(ChatParse, ThinkBlocks) {
   EXPECT_EQ(d.reasoning, "hmm");
   EXPECT_EQ(d.content, "42");
   EXPECT_FALSE(d.complete);
+  const auto thinking = chat::DeepSeekChat{}.parse("hmm, so");  // still inside the think block
+  EXPECT_EQ(thinking.reasoning, "hmm, so");
+  EXPECT_EQ(thinking.content, "");
+  const auto v3 = chat::DeepSeekChat{.r1 = false}.parse("hmm, so");
+  EXPECT_EQ(v3.content, "hmm, so");
   const auto unfinished = chat::Qwen3Chat{}.parse("<think>\nstill going");
   EXPECT_EQ(unfinished.reasoning, "still going");
   EXPECT_EQ(unfinished.content, "");

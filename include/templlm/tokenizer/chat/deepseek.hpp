@@ -66,12 +66,12 @@ struct DeepSeekChat {
     return out;
   }
 
-  /// Splits generated text into reasoning and answer (R1 starts inside the think block).
+  /// Splits generated text into reasoning and answer. R1's prompt opened the think block, so its
+  /// reply is reasoning until `</think>` (as vLLM's deepseek_r1 parser reads it; a streamed
+  /// reply's thoughts never show up as content first).
   ParsedReply parse(std::string_view generated) const {
     std::string text(generated);
-    if (r1 && text.find("<think>") == std::string::npos &&
-        text.find("</think>") != std::string::npos)
-      text = "<think>" + text;
+    if (r1 && text.find("<think>") == std::string::npos) text = "<think>" + text;
     return detail::parse_think(text, eos_tag());
   }
 
