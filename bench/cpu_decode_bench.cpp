@@ -15,28 +15,17 @@
 #include <vector>
 #include <templlm/io/random_weights.hpp>
 #include <templlm/kernels/cpu/backend.hpp>
+#include <templlm/kernels/cpu/isa.hpp>
 #include <templlm/model/all.hpp>
 #include <templlm/model/params.hpp>
 #include <templlm/runtime/registry.hpp>
 
+#include "bench_support.hpp"
+
 namespace {
 using namespace templlm;
-
-/// Qwen3-MoE-shaped, ~1.0B total / ~0.2B active parameters.
-struct Qwen3Moe1B : model::Qwen3MoeFamily {
-  static constexpr std::string_view name = "qwen3-moe-1b-random";
-  static constexpr cfg::Dims dims{.hidden = 1024, .vocab = 32000, .layers = 12};
-  static constexpr cfg::RmsNorm norm{.eps = 1e-6f};
-  static constexpr cfg::Rope rope{.theta = 1e6};
-  static constexpr cfg::Gqa attention{.heads = 16, .kv_heads = 4, .head_dim = 64, .qk_norm = cfg::QkNorm::rms};
-  static constexpr cfg::TopK router{.experts = 32, .active = 4};
-  static constexpr cfg::SwiGlu expert{.intermediate = 768};
-  static constexpr auto hf_fields() { return model::detail::qwen3_moe_hf_fields<Qwen3Moe1B>(); }
-};
-
-double seconds_since(std::chrono::steady_clock::time_point t) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
-}
+using bench::parse_threads;
+using bench::seconds_since;
 
 struct Rates {
   double prefill = 0, decode = 0;  // tokens/s
@@ -71,15 +60,6 @@ void report(const char* name, unsigned threads, int prompt, int decode, Rates r)
               threads, prompt, r.prefill, decode, r.decode);
 }
 
-std::vector<unsigned> parse_threads(const std::string& s) {
-  std::vector<unsigned> out;
-  for (std::size_t i = 0; i <= s.size();) {
-    const std::size_t e = std::min(s.find(',', i), s.size());
-    out.push_back(unsigned(std::stoul(s.substr(i, e - i))));
-    i = e + 1;
-  }
-  return out;
-}
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -104,6 +84,7 @@ int main(int argc, char** argv) {
                          "[--threads 1,2] [--prompt T] [--decode N] [--repeat R] [--skip-1b]\n", e.what());
     return 2;
   }
+  std::printf("CPU kernels compiled for: %s\n", cpu::isa_description().c_str());
   auto by_step = [](runtime::AnyModel& m) {
     return [&m](runtime::Sequence& s, std::span<const int> ids, std::vector<float>& logits) {
       const runtime::Step st{&s, ids};
@@ -123,14 +104,14 @@ int main(int argc, char** argv) {
   for (unsigned n : threads) {
     cpu::Backend be(n);
     // The weights are made by the first Transformer and reused (zero-copy) by the next ones.
-    layers::Transformer<Qwen3Moe1B, cpu::Backend> net(be, w);
+    layers::Transformer<bench::Qwen3Moe1B, cpu::Backend> net(be, w);
     if (n == threads.front()) {
-      const auto pc = model::param_count<Qwen3Moe1B>();
+      const auto pc = model::param_count<bench::Qwen3Moe1B>();
       std::printf("qwen3-moe-1b-random: %.2fB total / %.2fB active params, %.1f GB bf16, made in %.1fs\n",
                   double(pc.total) / 1e9, double(pc.active) / 1e9, double(w.bytes()) / 1e9, seconds_since(t));
     }
     report("qwen3-moe-1b (bf16)", be.threads(), prompt, decode,
-           time_model(Qwen3Moe1B::dims.vocab, [&](std::int64_t c) { return net.new_sequence(c); },
+           time_model(bench::Qwen3Moe1B::dims.vocab, [&](std::int64_t c) { return net.new_sequence(c); },
                       [&](auto& cache, std::span<const int> ids, std::vector<float>& logits) {
                         auto out = net.forward(ids, {{&cache, 0, std::int64_t(ids.size())}},
                                                layers::LogitRows::last_of_each_chunk);

@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Installs what templlm needs on a fresh Debian 12 machine and builds it into build/.
+# Installs what templlm needs on a fresh Debian 12 machine and builds the CLI into build/
+# (build/bin/templlm; only what the first command needs, so the first tokens come soon). The
+# tests, examples and benchmarks are built by scripts/test.sh, or `cmake --build build`.
 # Debian: Eigen, range-v3, nlohmann-json, PCRE2, GoogleTest; PyPI: a CMake that knows nvcc 13.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,5 +17,7 @@ if ! cmake_ok; then
   python3 -m pip install -q "cmake>=3.26"
   hash -r
 fi
+start=$SECONDS
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build build -j"$(nproc)"
+cmake --build build --target templlm_cli -j"$(nproc)"
+echo "templlm: build/bin/templlm built in $((SECONDS - start)) s (configure + compile, $(nproc) cores)"

@@ -81,6 +81,7 @@ int info_main(int argc, char** argv) {
   out["weight_bytes"] = total;
   out["weight_gib"] = double(total) / double(1ull << 30);
   out["tensors"] = store.names().size();
+  out["cpu_isa"] = cpu::isa_description();  // the instruction sets the CPU kernels were built for
   // Storage formats: U8 "<name>_blocks" with a U8 "<name>_scales" sibling is MXFP4 (GPT-OSS's
   // experts, used compressed through WeightViews into the mmap); "expert_formats" lists the
   // formats of the tensors under an ".experts." block.

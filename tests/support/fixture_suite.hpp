@@ -47,11 +47,17 @@ struct SuiteBackend {
   static std::unique_ptr<B> make() { return std::make_unique<B>(); }
   static constexpr double batch_bound = 1e-6;
 };
+/// The CPU backend multiplies up to 8 rows with its GEMV (gemv.hpp: 16 partial sums per output,
+/// then pairwise) and more rows with Eigen's GEMM (sums along k in its own blocking, AVX-512 or
+/// AVX2 by the build): two summation orders, which differ by up to 5e-6 on the fixtures
+/// (measured 2026-12-04, native AVX-512 build; 1.1e-6 with Eigen alone in a native build). A
+/// batching bug is five orders above it: a second chunk's positions off by one gives 0.24-0.79
+/// (docs/testing.md).
 template <>
 struct SuiteBackend<cpu::Backend> {
   static std::string skip_reason() { return {}; }
   static std::unique_ptr<cpu::Backend> make() { return std::make_unique<cpu::Backend>(2); }
-  static constexpr double batch_bound = 1e-6;
+  static constexpr double batch_bound = 1e-5;
 };
 
 template <class P>

@@ -3,6 +3,7 @@
 
 #include <atomic>
 #include <stdexcept>
+#include <thread>
 #include <templlm/core/thread_pool.hpp>
 #include <vector>
 
@@ -70,3 +71,19 @@ TEST(ThreadPool, RefusesMoreThreadsThanItsBoundBeforeStartingAny) {
 
 }  // namespace
 }  // namespace templlm
+
+// Workers spin between jobs, then sleep: thousands of back-to-back jobs (as a decode step makes),
+// and jobs after the workers have gone to sleep, each run every part exactly once.
+TEST(ThreadPool, BackToBackJobsAndJobsAfterASleepRunEveryPartOnce) {
+  templlm::ThreadPool pool(3);
+  std::int64_t total = 0;
+  for (int job = 0; job < 5000; ++job) {
+    std::atomic<std::int64_t> sum = 0;
+    pool.parallel_for(30, 1, [&](std::int64_t b, std::int64_t e) {
+      for (auto i = b; i < e; ++i) sum += i;
+    });
+    total += sum.load();
+    if (job % 1000 == 999) std::this_thread::sleep_for(templlm::ThreadPool::spin_for * 5);
+  }
+  EXPECT_EQ(total, 5000 * (29 * 30 / 2));
+}

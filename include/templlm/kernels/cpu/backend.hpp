@@ -23,6 +23,7 @@
 #include "attention.hpp"
 #include "decode.hpp"
 #include "grouped_router.hpp"
+#include "isa.hpp"
 #include "linear.hpp"
 #include "mla.hpp"
 #include "moe.hpp"
@@ -39,7 +40,8 @@ class Backend {
   using Buffer = AlignedBuffer<T>;
 
   /// threads = 0: one per hardware thread.
-  explicit Backend(unsigned threads = 0) : pool_(threads) {}
+  /// Throws Unsupported when this CPU lacks an instruction set the build uses (isa.hpp).
+  explicit Backend(unsigned threads = 0) : pool_(threads) { check_cpu_supports_build(); }
   unsigned threads() const { return pool_.size(); }
   /// A backend for another caller (core/backend.hpp ContextBackend): as many threads, its own
   /// pool and scratch; it computes on this one's uploads, which must outlive it.

@@ -1,17 +1,29 @@
 // SPDX-License-Identifier: Apache-2.0
 /// \file kernels/cpu/linear.hpp
 /// y = x W^T (+ b) with W stored [out, in] in its checkpoint dtype. Output features are split
-/// across threads in blocks; each block is decoded to fp32 and multiplied with Eigen. Every
-/// output element is computed by one thread in one fixed order, so results do not depend on the
-/// thread count.
+/// across threads in blocks. A few rows of x (decode) against bf16 / f32 W go through gemv.hpp,
+/// which reads each weight once in place; otherwise each block is decoded to fp32 and multiplied
+/// with Eigen. Every output element is computed by one thread in one fixed order, so results do
+/// not depend on the thread count.
 #pragma once
+// GCC 12 reports -Wuninitialized inside its own AVX-512 intrinsics when Eigen inlines them
+// (`__m512 __Y = __Y;`, GCC bug 105593, fixed in GCC 13): silenced for these headers only.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #include <Eigen/Core>
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 #include <algorithm>
 #include <vector>
 
 #include "../../core/aligned_buffer.hpp"
 #include "../../core/thread_pool.hpp"
 #include "decode.hpp"
+#include "gemv.hpp"
 
 namespace templlm::cpu {
 
@@ -39,7 +51,15 @@ inline void linear(ThreadPool& pool, MatrixView<float> y, MatrixView<const float
     decode_vector(bias_row.data(), bias);
   }
   const float* b = bias.empty() ? nullptr : bias_row.data();
+  const bool in_place = x.rows <= gemv_max_rows && gemv_reads(w);
   pool.parallel_for(n, grain_for_work(k * x.rows, block), [&](std::int64_t begin, std::int64_t end) {
+    if (in_place) {
+      gemv(y.data, y.stride, x.data, x.stride, x.rows, w, begin, end);
+      if (b)
+        for (std::int64_t r = 0; r < y.rows; ++r)
+          for (std::int64_t c = begin; c < end; ++c) y.row(r)[c] += b[c];
+      return;
+    }
     thread_local AlignedBuffer<float> scratch;  // grows once per thread, then reused
     for (std::int64_t n0 = begin; n0 < end; n0 += block) {
       const std::int64_t nb = std::min(block, end - n0);
