@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 /// \file kernels/cpu/linear.hpp
 /// y = x W^T (+ b) with W stored [out, in] in its checkpoint dtype. Output features are split
-/// across threads in blocks. A few rows of x (decode) against bf16 / f32 W go through gemv.hpp,
-/// which reads each weight once in place; otherwise each block is decoded to fp32 and multiplied
-/// with Eigen. Every output element is computed by one thread in one fixed order, so results do
+/// across threads in blocks. Up to gemv_max_rows rows of x (decode) against an untransposed W go
+/// through gemv.hpp, which reads each weight once (bf16 / f32 in place, other forms a row at a
+/// time); otherwise each block is decoded to fp32 and multiplied with Eigen. Every output element is computed by one thread in one fixed order, so results do
 /// not depend on the thread count.
 #pragma once
 // GCC 12 reports -Wuninitialized inside its own AVX-512 intrinsics when Eigen inlines them
