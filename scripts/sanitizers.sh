@@ -34,7 +34,7 @@ run() {  # dir, executables...
 }
 
 status=0
-unit=(unit_cli unit_core unit_io unit_layers unit_model unit_models unit_runtime unit_serve unit_threads unit_tokenizer)
+unit=(unit_cli unit_core unit_io unit_layers unit_model unit_models unit_runtime unit_serve unit_threads unit_tokenizer unit_vision)
 if [[ "$which" == asan || "$which" == all ]]; then
   build build-asan address,undefined templlm_cli "${unit[@]}"
   ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:strict_string_checks=1 UBSAN_OPTIONS=print_stacktrace=1 \

@@ -687,6 +687,7 @@ def load_family_modules():
         name = "fixture_families." + os.path.splitext(os.path.basename(path))[0]
         spec = importlib.util.spec_from_file_location(name, path)
         module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module  # tools/make_vision_fixture.py reuses fixture_families.llama4
         spec.loader.exec_module(module)
 
 

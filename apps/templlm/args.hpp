@@ -45,6 +45,7 @@ class Args {
           value = argv[++i];
         }
         values_[key] = value;
+        all_[key].push_back(value);
       } else {
         throw UsageError("unknown option --" + key);
       }
@@ -56,6 +57,11 @@ class Args {
     if (it == values_.end()) return std::nullopt;
     return it->second;
   }
+  /// Every value given for an option that may repeat (--image A --image B), in order.
+  std::vector<std::string> all(const std::string& k) const {
+    auto it = all_.find(k);
+    return it == all_.end() ? std::vector<std::string>{} : it->second;
+  }
   std::string require(const std::string& k) const {
     auto v = get(k);
     if (!v) throw UsageError("--" + k + " is required");
@@ -65,6 +71,7 @@ class Args {
 
  private:
   std::map<std::string, std::string> values_;
+  std::map<std::string, std::vector<std::string>> all_;
   std::vector<std::string> positional_;
 };
 

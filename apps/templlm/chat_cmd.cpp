@@ -17,6 +17,7 @@
 #include "generate_support.hpp"
 #include "numbers.hpp"
 #include "templlm/io/hf_config.hpp"
+#include "templlm/io/image.hpp"
 #include "templlm/model/all.hpp"
 #include "templlm/runtime/registry.hpp"
 #include <limits>
@@ -36,7 +37,8 @@ Reads a JSON array of {"role": ..., "content": ...} on stdin and prints the rend
                            mistral_v1 (= mistral), mistral_v3
   --render                 render the prompt
 
-       templlm chat --model DIR [options]       (interactive; /reset clears, /quit or EOF ends)
+       templlm chat --model DIR [options]       (interactive; /reset clears, /quit or EOF ends,
+                                                 /image F attaches an image to your next message)
 
 Chats with the model in DIR in the chat format its description names (or --family), streaming the answer; reasoning (a <think> block) is shown dimmed, apart from the
 answer, and left out of the history.
@@ -44,6 +46,8 @@ answer, and left out of the history.
   --max-tokens N           per answer (default 512)
   --temperature T          (default 0.7; 0 = greedy)   --top-p P (default 0.9)   --seed S
   --system TEXT            a system message
+  --image F                a PNG or JPEG for the first message (repeatable; models that see
+                           images: Llama 4)
   --threads N              CPU threads
   --no-generation-prompt   do not open an assistant turn at the end
   --reasoning LEVEL        harmony: low, medium (default) or high
@@ -57,6 +61,7 @@ struct Options {
   bool render = false, generation_prompt = true, thinking = true;
   std::string reasoning = "medium", date, model;
   std::string system, max_tokens = "512", temperature = "0.7", top_p = "0.9", seed = "0", threads = "0";
+  std::vector<std::string> images;
 };
 
 using tokenizer::chat::AnyChat;
@@ -134,17 +139,49 @@ int interactive(const Options& o) {
   const bool tty = isatty(1) != 0;
   std::vector<tokenizer::chat::Message> history;
   if (!o.system.empty()) history.push_back({"system", o.system});
+  // Images: the format writes <|image|> where each goes; the model lays them out (image_prompt).
+  std::vector<io::Image> images, pending;
+  const auto attach = [&](const std::string& file) {
+    if (!model->sees_images()) (void)model->image_prompt({}, {}, tok);  // throws the model's sentence
+    pending.push_back(io::load_image(file));
+  };
+  for (const auto& f : o.images) attach(f);
   std::string line;
   for (int turn = 0;; ++turn) {
     std::cout << "> " << std::flush;
     if (!std::getline(std::cin, line) || line == "/quit") break;
     if (line == "/reset") {
       history.resize(o.system.empty() ? 0 : 1);
+      images.clear();
+      pending.clear();
+      continue;
+    }
+    if (line.rfind("/image ", 0) == 0) {
+      try {
+        attach(line.substr(7));
+        std::cerr << "[image " << line.substr(7) << " attached to your next message]\n";
+      } catch (const Error& e) {
+        std::cerr << "templlm chat: " << e.what() << "\n";
+      }
       continue;
     }
     if (line.empty()) continue;
-    history.push_back({"user", line});
+    std::string content;
+    for (std::size_t i = 0; i < pending.size(); ++i) content += "<|image|>";
+    history.push_back({"user", content + line});
     const auto enc = tok.encode(fmt->render(history, true));
+    std::optional<vision::ImagePrompt> with_images;
+    try {
+      std::vector<io::Image> all = images;
+      all.insert(all.end(), pending.begin(), pending.end());
+      if (!all.empty()) with_images = model->image_prompt(std::vector<int>(enc.begin(), enc.end()), all, tok);
+    } catch (const InvalidInput& e) {  // e.g. "<|image|>" typed into the message
+      std::cerr << "templlm chat: " << e.what() << "\n";
+      history.pop_back();
+      continue;
+    }
+    images.insert(images.end(), pending.begin(), pending.end());
+    pending.clear();
     // Reasoning (<think>...</think>) is dimmed on a terminal and marked otherwise.
     std::string seen;
     bool in_think = false;
@@ -164,8 +201,9 @@ int interactive(const Options& o) {
       return true;
     };
     g.sampling.seed += std::uint64_t(turn);
-    const auto r = runtime::generate(*model, {enc.begin(), enc.end()}, g,
-                                     [&](int, std::string_view p) { return show(p); }, &tok);
+    const auto on_piece = [&](int, std::string_view p) { return show(p); };
+    const auto r = with_images ? runtime::generate_with_images(*model, std::move(*with_images), g, on_piece, &tok)
+                               : runtime::generate(*model, {enc.begin(), enc.end()}, g, on_piece, &tok);
     std::cout << (tty && in_think ? "\033[0m" : "") << "\n";
     history.push_back({"assistant", fmt->parse(r.text).content});
     if (r.stop == runtime::StopReason::max_tokens)
@@ -240,6 +278,8 @@ int chat_main(int argc, char** argv) {
       o.date = *v;
     } else if (a == "--model" && (v = value())) {
       o.model = *v;
+    } else if (a == "--image" && (v = value())) {
+      o.images.push_back(*v);
     } else if (a == "--system" && (v = value())) {
       o.system = *v;
     } else if (a == "--max-tokens" && (v = value())) {

@@ -3,6 +3,7 @@
 /// `templlm generate`: text (or ids) in, a streamed continuation out. Without --model it uses the
 /// embedded demo model (models/demo, found next to the executable's install prefix or in the
 /// source tree via TEMPLLM_DEFAULT_MODEL_DIR).
+#include <algorithm>
 #include <charconv>
 #include <chrono>
 #include <cstdio>
@@ -12,6 +13,7 @@
 #include <sstream>
 #include <limits>
 #include <templlm/io/hf_config.hpp>
+#include <templlm/io/image.hpp>
 #include <templlm/kernels/cpu/backend.hpp>
 #include <templlm/model/all.hpp>
 #include <templlm/runtime/generator.hpp>
@@ -46,6 +48,8 @@ Continues a prompt and streams the text to stdout; a one-line summary goes to st
   --repetition-penalty R, --presence-penalty P, --frequency-penalty F
   --seed S           sampling seed (default 0): same seed, same output
   --stop STR         stop before this text (may be given once; not printed)
+  --image F          a PNG or JPEG for a model that sees images (Llama 4; repeatable): put
+                     <|image|> in the prompt where each goes, or they go first, in order
   --max-context N    tokens the sequence may hold (default prompt + max tokens, at most the
                      model's max_position_embeddings); cache pages are allocated only as
                      tokens arrive (--context N: the same)
@@ -139,7 +143,7 @@ int generate_main(int argc, char** argv) {
   Args args(argc, argv, {"help", "quiet"},
             {"model", "prompt", "prompt-file", "ids", "max-tokens", "temperature", "top-p", "top-k",
              "min-p", "repetition-penalty", "presence-penalty", "frequency-penalty", "seed", "stop",
-             "context", "max-context", "backend", "threads", "precision"});
+             "context", "max-context", "backend", "threads", "precision", "image"});
   if (args.has("help")) {
     std::cout << generate_help;
     return 0;
@@ -212,6 +216,21 @@ int generate_main(int argc, char** argv) {
     prompt.assign(enc.begin(), enc.end());
     if (prompt.empty()) throw UsageError("the prompt is empty");
   }
+  const std::vector<std::string> image_files = args.all("image");
+  std::optional<vision::ImagePrompt> image_prompt;
+  if (!image_files.empty()) {
+    if (args.has("ids") || !tok) throw UsageError("--image needs a text prompt and a model with tokenizer.json");
+    std::vector<io::Image> images;
+    for (const auto& f : image_files) images.push_back(io::load_image(f));
+    const auto placeholder = tok->token_to_id("<|image|>");
+    if (placeholder && std::find(prompt.begin(), prompt.end(), int(*placeholder)) == prompt.end()) {
+      // No placeholder in the prompt: the images go first (after the beginning-of-text token).
+      const auto at = prompt.begin() + (tok->bos_id() && !prompt.empty() && prompt[0] == int(*tok->bos_id()) ? 1 : 0);
+      prompt.insert(at, images.size(), int(*placeholder));
+    }
+    image_prompt = model->image_prompt(prompt, images, *tok);  // a model without a vision tower says so
+    prompt = image_prompt->ids;
+  }
   if (auto s = args.get("stop")) {
     if (!tok) throw UsageError("--stop needs a model with tokenizer.json");
     o.stop_strings.push_back(*s);
@@ -232,7 +251,7 @@ int generate_main(int argc, char** argv) {
   runtime::Engine engine(*model, as_ids ? nullptr : &*tok);
   if (as_ids && tok)
     if (auto e = tok->eos_id()) o.stop_ids.push_back(int(*e));
-  const int h = engine.add(prompt, o, cb);
+  const int h = image_prompt ? engine.add_with_images(std::move(*image_prompt), o, cb) : engine.add(prompt, o, cb);
   engine.run();
   std::cout << "\n" << std::flush;
   const auto& r = engine.result(h);

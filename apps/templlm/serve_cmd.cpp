@@ -130,7 +130,8 @@ int serve_main(int argc, char** argv) {
       return cache->second.emplace(key, *f).first->second;
     };
   }
-  serve::HttpServer server(sched, {std::string(model->name()), &tok, formats, model->vocab()}, so);
+  serve::HttpServer server(sched, {std::string(model->name()), &tok, formats, model->vocab(), model->image_placeholder()},
+                           so);
   const int bound = port == 0 ? server.bind_any_port() : (server.bind_to(so.host, port) ? port : -1);
   if (bound < 0) {
     std::cerr << "templlm serve: cannot listen on " << so.host << ":" << port << "\n";

@@ -52,4 +52,25 @@ INSTANTIATE_TYPED_TEST_SUITE_P(Llama4Cuda, FixtureTest, Llama4OnGpu);
 using DeepSeekOnGpu = ::testing::Types<OnGpu<model::DeepSeekV3Tiny>>;
 INSTANTIATE_TYPED_TEST_SUITE_P(DeepSeekCuda, FixtureTest, DeepSeekOnGpu);
 
+// The Llama 4 vision fixture (tests/unit/models/llama4_vision_test.cpp on the CPU): the tower's
+// features from the processor's pixel values and the chat's logits with them, within 1e-4.
+TEST(Llama4VisionCuda, FeaturesAndLogitsMatchTransformers) {
+  if (!has_cuda_device()) GTEST_SKIP() << "no CUDA device";
+  using M = model::Llama4ScoutVisionTiny;
+  const auto dir = model_dir(std::string(M::name));
+  gpu::Backend be;
+  runtime::Model<M, gpu::Backend> m(be, io::WeightStore::open(dir));
+  const auto pixels = io::read_npy_f32(dir / "expected" / "pixel_values.npy");
+  const auto features = m.encode_tiles(pixels.data, int(pixels.shape.at(0)));
+  const auto want = io::read_npy_f32(dir / "expected" / "image_features.npy");
+  EXPECT_LE(relative_error(features, want.data, M::dims.hidden), tolerance);
+  const auto ids = read_json(dir / "expected" / "chat.json").at("input_ids").get<std::vector<int>>();
+  std::vector<std::int64_t> rows;
+  for (std::size_t i = 0; i < ids.size(); ++i)
+    if (ids[i] == M::vision.image_token) rows.push_back(std::int64_t(i));
+  const auto logits = io::read_npy_f32(dir / "expected" / "prefill_logits.npy");
+  EXPECT_LE(relative_error(m.score(ids, false, nullptr, {rows, features}), logits.data, M::dims.vocab), tolerance);
+  EXPECT_LE(relative_error(m.score(ids, true, nullptr, {rows, features}), logits.data, M::dims.vocab), tolerance);
+}
+
 }  // namespace templlm::test

@@ -12,6 +12,8 @@
 #include <vector>
 
 #include <templlm/layers/rope.hpp>
+#include <templlm/layers/vision/pixel_shuffle.hpp>
+#include <templlm/layers/vision/vision_rope.hpp>
 
 #include "device.hpp"
 #include "kv_twin.hpp"
@@ -813,3 +815,4 @@ TEST_F(CudaOps, RouteGroupedTopkBreaksTiesTowardTheLowerIndex) {
 #include "ops/moe_decode_tests.hpp"
 #include "ops/prefill_attention_tests.hpp"
 #include "ops/sampling_tests.hpp"
+#include "ops/vision_tests.hpp"

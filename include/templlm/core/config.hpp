@@ -116,6 +116,27 @@ struct LayerPlan {
   int window = 0;  // keys visible to a query (sliding, itself included) or chunk size (chunked)
 };
 
+/// A description without an image encoder (the default: a description with no `vision` member
+/// has none either). Text-only twins of multimodal releases declare it to drop the tower.
+struct NoVision {};
+
+/// Llama 4's vision tower (HF Llama4VisionModel + Llama4MultiModalProjector): square tiles of
+/// image_size pixels cut into patch_size patches, a class token appended after the patches, a
+/// ViT encoder (LayerNorm with bias, bidirectional attention with a 2-D RoPE over the patch
+/// grid, GELU MLP), pixel shuffle (1 / ratio^2 neighbouring patches become one token), an
+/// adapter MLP (GELU after both linears) and a projection into the text model's width. The
+/// projected features replace the embeddings of `image_token` (<|patch|>) in the prompt.
+struct Llama4Vision {
+  int image_size, patch_size, channels = 3;
+  int hidden, layers, heads, intermediate;
+  float norm_eps = 1e-5f;
+  double rope_theta = 10000.0;
+  float pixel_shuffle_ratio = 0.5f;
+  int projector_input, projector_output;  // adapter fc1 [intermediate -> input], fc2 [output -> output]
+  int vision_output;                      // multi_modal_projector.linear_1 [vision_output -> text hidden]
+  int image_token;                        // config.json image_token_index (<|patch|>)
+};
+
 /// Checkpoint tensor-name segments of a family's MoE block ("model.layers.N.<block>.<...>").
 /// gate/up/down name the projections of a per-expert checkpoint ("<experts>.{e}.<gate>"), of the
 /// shared expert ("<shared>.<gate>") and of dense layers ("<block>.<gate>"). Releases that store

@@ -16,6 +16,9 @@ TEMPLLM_HOST_DEVICE inline float sigmoid(float x) { return 1.0f / (1.0f + ::expf
 /// SiLU as torch computes it: x * sigmoid(x).
 TEMPLLM_HOST_DEVICE inline float silu(float x) { return x / (1.0f + ::expf(-x)); }
 
+/// GELU as torch's nn.GELU() (approximate="none"): x * 0.5 * (1 + erf(x / sqrt(2))).
+TEMPLLM_HOST_DEVICE inline float gelu(float x) { return x * 0.5f * (1.0f + ::erff(x * 0.70710678118654752f)); }
+
 /// SwiGLU element: silu(gate) * up.
 TEMPLLM_HOST_DEVICE inline float swiglu(float gate, float up) { return silu(gate) * up; }
 
@@ -31,6 +34,13 @@ TEMPLLM_HOST_DEVICE inline float clamped_swiglu(float gate, float up, float limi
 /// rsqrt(mean + eps) as HF's RMSNorm: torch.rsqrt(variance + eps).
 TEMPLLM_HOST_DEVICE inline float rms_scale(float mean_square, float eps) {
   return 1.0f / ::sqrtf(mean_square + eps);
+}
+
+/// LayerNorm's element: (x - mean) * rstd * w + b, rstd = 1 / sqrt(var + eps) (biased variance),
+/// in torch's order of operations.
+TEMPLLM_HOST_DEVICE inline float layer_norm_rstd(float variance, float eps) { return 1.0f / ::sqrtf(variance + eps); }
+TEMPLLM_HOST_DEVICE constexpr float layer_norm(float x, float mean, float rstd, float w, float b) {
+  return (x - mean) * rstd * w + b;
 }
 
 /// One RoPE rotation of the pair (a, b) by the angle with cosine c and sine s:

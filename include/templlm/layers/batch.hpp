@@ -6,6 +6,7 @@
 /// every layer reads it, so each makes one attention call and one cache store for the batch.
 #pragma once
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include "../core/kv.hpp"
@@ -23,6 +24,14 @@ struct Chunk {
 /// Which rows of the packed batch get logits: all (scoring a prompt) or each chunk's last
 /// (generation).
 enum class LogitRows { all, last_of_each_chunk };
+
+/// Rows of a step whose input is given instead of their token's embedding (an image's features
+/// at its placeholder tokens): packed row rows[i] gets row i of `values` ([rows.size(), H]).
+template <class Space>
+struct GivenEmbeddings {
+  std::span<const std::int64_t> rows;
+  MatrixView<const float, Space> values;
+};
 
 /// Per-layer record of the experts each token selected (for tests and tracing); filled only
 /// when the caller passes one.

@@ -141,16 +141,21 @@ class Transformer {
   const Pool& kv_pool() const { return pool_; }
 
   /// Runs ids (packed rows of all chunks) through the model; returns logits [rows, vocab] for
-  /// every row or each chunk's last row. Sequences advance by their chunk's length.
+  /// every row or each chunk's last row. Sequences advance by their chunk's length. `given`
+  /// (optional): rows whose input is given embeddings instead of their token's.
   MatrixView<float, Space> forward(std::span<const int> ids, const std::vector<Chunk>& chunks,
-                                   LogitRows which, ExpertTrace* trace = nullptr) {
+                                   LogitRows which, ExpertTrace* trace = nullptr,
+                                   const GivenEmbeddings<Space>* given = nullptr) {
     const std::int64_t t = static_cast<std::int64_t>(ids.size());
     validate(ids, chunks);
+    if (given) validate(*given, t);
     for (const auto& ch : chunks) pool_.reserve(*ch.seq, ch.tokens);
     const StepPlan<Space> step = plan(chunks, t);
 
     auto x = be_.matrix(ws_.hidden, t, hidden);                              // (T,H)
     be_.embed(x, w_->embed, ids);
+    if (given)
+      for (std::size_t i = 0; i < given->rows.size(); ++i) be_.copy_row(x, given->rows[i], given->values, std::int64_t(i));
     if (trace) trace->layers.assign(w_->layers.size(), {});
     std::vector<int> routed;
     for (std::size_t i = 0; i < w_->layers.size(); ++i) {
@@ -183,6 +188,15 @@ class Transformer {
       specs.push_back({Attention<M, B>::cache_k_width, Attention<M, B>::cache_v_width, plan.mixer, plan.window});
     }
     return specs;
+  }
+
+  static void validate(const GivenEmbeddings<Space>& given, std::int64_t t) {
+    if (given.values.cols != hidden || given.values.rows != std::int64_t(given.rows.size()))
+      throw InvalidInput("templlm: given embeddings must be [rows, " + std::to_string(hidden) + "], one row per listed row");
+    for (std::int64_t r : given.rows)
+      if (r < 0 || r >= t)
+        throw InvalidInput("templlm: a given embedding's row " + std::to_string(r) + " is outside the step's " +
+                           std::to_string(t) + " rows");
   }
 
   void validate(std::span<const int> ids, const std::vector<Chunk>& chunks) const {

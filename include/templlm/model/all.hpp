@@ -27,7 +27,7 @@ using AllModels = TypeList<GptOss120B, GptOss20B, DeepSeekV3, Qwen3_235B_A22B, Q
 using DenseModels = TypeList<Qwen3_0_6B, Qwen3_1_7B, Qwen3_4B, Qwen3_8B, Qwen3_14B, Qwen3_32B>;
 
 using TinyModels = TypeList<GptOssTiny, DeepSeekV3Tiny, Qwen3MoeTiny, Qwen3Tiny, Llama4ScoutTiny,
-                            Llama4MaverickTiny, MixtralTiny, Llama4ScoutTinyText>;
+                            Llama4MaverickTiny, MixtralTiny, Llama4ScoutTinyText, Llama4ScoutVisionTiny>;
 
 /// The embedded demo model (models/demo), which `templlm generate` uses without --model.
 using DemoModels = TypeList<TemplDemo>;
@@ -103,9 +103,9 @@ static_assert(within_two_percent(param_count<Qwen3_30B_A3B>().active, 3.3e9),
 
 // Meta (Llama 4 model card: Scout 109B / 17B, Maverick 400B / 17B): active counts everything,
 // embedding and head included (16.14B without the embedding would be -5%). The totals are of
-// the whole multimodal checkpoint; this description covers the text model only, leaving out
-// the vision tower and projector (roughly 0.9B by §4.4's sizes), which is why Scout lands at
-// 107.77B (-1.1%). Counted here: 107.77B / 17.17B and 400.71B / 17.18B.
+// the whole multimodal checkpoint, vision tower and projector included (0.87B, counted in total
+// and not in active: a text token does not touch it). Counted here: 108.64B / 17.17B and
+// 401.58B / 17.18B; the text models alone (Llama4ScoutText) 107.77B and 400.71B.
 static_assert(within_two_percent(param_count<Llama4Scout>().total, 109e9),
               "templlm: Llama4Scout total parameters differ from the published 109B");
 static_assert(within_two_percent(param_count<Llama4Scout>().active, 17e9),

@@ -6,8 +6,10 @@
 /// applies a weightless L2 norm to q and k after RoPE (RoPE layers only). Top-1 routing on the
 /// raw logits whose sigmoid scales the expert *input*, plus one always-on shared expert; the
 /// experts are released fused and stored [in, out]. Maverick alternates dense and MoE layers.
-/// Values from the published config.json files (design/architectures.md §4); the vision tower
-/// is not described here.
+/// The vision tower (cfg::Llama4Vision, layers/vision/llama4_vision.hpp): 336-pixel tiles of 14-pixel
+/// patches, 34 ViT layers, pixel shuffle 0.5 (144 tokens per tile), an adapter MLP and a projection
+/// into the text model; its features replace the prompt's <|patch|> embeddings. Values from the
+/// published config.json files (design/architectures.md §4).
 #pragma once
 #include <array>
 #include <cstddef>
@@ -89,10 +91,46 @@ constexpr auto llama4_common_hf_fields() {
   };
 }
 
+/// The vision tower's fields (config.json "vision_config" and the image token), for descriptions
+/// with one.
+template <class M>
+constexpr auto llama4_vision_hf_fields() {
+  constexpr cfg::Llama4Vision v = M::vision;
+  return std::array{
+      cfg::text("vision_config.model_type", "llama4_vision_model"),
+      cfg::number("vision_config.image_size", v.image_size),
+      cfg::number("vision_config.patch_size", v.patch_size),
+      cfg::number("vision_config.num_channels", v.channels),
+      cfg::number("vision_config.hidden_size", v.hidden),
+      cfg::number("vision_config.num_hidden_layers", v.layers),
+      cfg::number("vision_config.num_attention_heads", v.heads),
+      cfg::number("vision_config.intermediate_size", v.intermediate),
+      cfg::number("vision_config.norm_eps", v.norm_eps),
+      cfg::number("vision_config.rope_theta|vision_config.rope_parameters.rope_theta", v.rope_theta),
+      cfg::number("vision_config.pixel_shuffle_ratio", v.pixel_shuffle_ratio),
+      cfg::number("vision_config.projector_input_dim", v.projector_input),
+      cfg::number("vision_config.projector_output_dim", v.projector_output),
+      cfg::number("vision_config.vision_output_dim", v.vision_output),
+      cfg::text("vision_config.hidden_act", "gelu"),
+      cfg::flag("vision_config.multi_modal_projector_bias", false),
+      cfg::number("image_token_index", v.image_token),
+  };
+}
+/// The text fields, plus the vision fields when the description has a tower.
+template <class M, class Fields>
+constexpr auto with_vision_fields(const Fields& text) {
+  if constexpr (requires { M::vision.image_size; })
+    return join_hf_fields(text, llama4_vision_hf_fields<M>());
+  else if constexpr (requires { requires M::placeholder_image_size > 0; })  // its fixtures' towers
+    return join_hf_fields(text, std::array{cfg::number("vision_config.image_size", M::placeholder_image_size)});
+  else
+    return text;
+}
+
 /// Scout: llama3-scaled RoPE and explicit temperature-tuning values.
 template <class M>
 constexpr auto llama4_scout_hf_fields() {
-  return join_hf_fields(llama4_common_hf_fields<M>(), std::array{
+  return with_vision_fields<M>(join_hf_fields(llama4_common_hf_fields<M>(), std::array{
       cfg::text("text_config.rope_scaling.rope_type|text_config.rope_parameters.rope_type|rope_scaling.rope_type|rope_parameters.rope_type",
                 "llama3"),
       cfg::number("text_config.rope_scaling.factor|text_config.rope_parameters.factor|rope_scaling.factor|rope_parameters.factor",
@@ -105,17 +143,17 @@ constexpr auto llama4_scout_hf_fields() {
                   M::rope.original_context),
       cfg::number("text_config.floor_scale|floor_scale", M::attention.temperature.floor_scale),
       cfg::number("text_config.attn_scale|attn_scale", M::attention.temperature.attn_scale),
-  });
+  }));
 }
 
 /// Maverick: unscaled RoPE and dense layers. floor_scale / attn_scale are not pinned: whether the
 /// released config spells them out is unconfirmed, and HF's defaults are the values used.
 template <class M>
 constexpr auto llama4_maverick_hf_fields() {
-  return join_hf_fields(llama4_common_hf_fields<M>(), std::array{
+  return with_vision_fields<M>(join_hf_fields(llama4_common_hf_fields<M>(), std::array{
       cfg::null_or_absent("text_config.rope_scaling|rope_scaling"),
       cfg::number("text_config.intermediate_size_mlp|intermediate_size_mlp", M::dense_ffn.intermediate),
-  });
+  }));
 }
 }  // namespace detail
 
@@ -131,16 +169,31 @@ struct Llama4Family {
   static constexpr cfg::MoeNames moe_names = detail::llama4_moe_names;
   static constexpr cfg::TensorPrefix prefix{
       .model = "language_model.model.", .lm_head = "language_model.lm_head.weight"};
+  static constexpr bool tied_embeddings = false;
+};
+
+/// The released vision tower of Scout and Maverick (their config.json "vision_config": the same
+/// in both; image_token_index 200092 = <|patch|>).
+inline constexpr cfg::Llama4Vision llama4_released_vision{
+    .image_size = 336, .patch_size = 14, .hidden = 1408, .layers = 34, .heads = 16,
+    .intermediate = 5632, .norm_eps = 1e-5f, .rope_theta = 10000.0, .pixel_shuffle_ratio = 0.5f,
+    .projector_input = 4096, .projector_output = 4096, .vision_output = 4096, .image_token = 200092};
+
+/// For the text fixtures saved as Llama4ForConditionalGeneration with a placeholder tower that
+/// cannot run (its sizes do not chain): the tower's tensors are skipped, and said so. Its tile
+/// size (28) is pinned, so that a checkpoint with a real tower (llama4-scout-vision-tiny, the same
+/// text model) is not taken for one of these.
+struct Llama4PlaceholderTower {
+  static constexpr cfg::NoVision vision{};
+  static constexpr int placeholder_image_size = 28;
   static constexpr std::array skipped_tensors{
       cfg::SkippedTensors{.prefix = "vision_model.",
-                          .reason = "this Llama 4 checkpoint carries a vision tower; only the "
-                                    "text model is loaded (images are not supported yet)",
+                          .reason = "this description has no vision tower (cfg::NoVision); the "
+                                    "checkpoint's vision tensors are not loaded",
                           .note = true},
       cfg::SkippedTensors{.prefix = "multi_modal_projector.",
-                          .reason = "the vision tower's projection into the text model (images "
-                                    "are not supported yet)"},
+                          .reason = "the vision tower's projection into the text model (not loaded)"},
   };
-  static constexpr bool tied_embeddings = false;
 };
 
 /// Llama-4-Scout-17B-16E(-Instruct).
@@ -165,6 +218,7 @@ struct Llama4Scout : Llama4Family {
   // intermediate_size_mlp (16384) is in the config but unused: Scout has no dense layers.
   static constexpr cfg::NoDenseFfn dense_ffn{};
   static constexpr int interleave_moe_layer_step = 1;
+  static constexpr cfg::Llama4Vision vision = llama4_released_vision;
   static constexpr cfg::LayerPlan layer(int i) {  // no_rope_layers = [1, 1, 1, 0] x 12
     return i % 4 == 3 ? cfg::LayerPlan{cfg::Mixer::no_rope, cfg::Ffn::moe}
                       : cfg::LayerPlan{cfg::Mixer::chunked, cfg::Ffn::moe, 8192};
@@ -190,6 +244,7 @@ struct Llama4Maverick : Llama4Family {
   static constexpr cfg::SharedExpert shared{.count = 1, .intermediate = 8192};
   static constexpr cfg::SwiGlu dense_ffn{.intermediate = 16384};  // intermediate_size_mlp
   static constexpr int interleave_moe_layer_step = 2;
+  static constexpr cfg::Llama4Vision vision = llama4_released_vision;
   // moe_layers = [1, 3, ..., 47]; no_rope_layers defaults to every fourth layer, as in Scout.
   static constexpr cfg::LayerPlan layer(int i) {
     const cfg::Ffn ffn = i % 2 == 1 ? cfg::Ffn::moe : cfg::Ffn::dense;
@@ -205,7 +260,7 @@ struct Llama4Maverick : Llama4Family {
 /// floor_scale of 8 so that short test prompts cross chunk boundaries and change the NoPE
 /// temperature; the llama3 scaling splits head_dim 16's eight frequencies on both sides of
 /// the 8192 wavelength.
-struct Llama4ScoutTiny : Llama4Family {
+struct Llama4ScoutTiny : Llama4Family, Llama4PlaceholderTower {
   static constexpr std::string_view name = "llama4-scout-tiny";
   static constexpr cfg::Dims dims{.hidden = 64, .vocab = 512, .layers = 4};
   static constexpr cfg::RmsNorm norm{.eps = 1e-5f};
@@ -231,7 +286,7 @@ struct Llama4ScoutTiny : Llama4Family {
 
 /// Tiny twin of Maverick for tests: tests/data/models/llama4-maverick-tiny. Dense even layers,
 /// MoE odd layers, unscaled RoPE, no qk-norm.
-struct Llama4MaverickTiny : Llama4Family {
+struct Llama4MaverickTiny : Llama4Family, Llama4PlaceholderTower {
   static constexpr std::string_view name = "llama4-maverick-tiny";
   static constexpr cfg::Dims dims{.hidden = 64, .vocab = 512, .layers = 4};
   static constexpr cfg::RmsNorm norm{.eps = 1e-5f};
@@ -256,11 +311,26 @@ struct Llama4MaverickTiny : Llama4Family {
   }
 };
 
+/// Tiny Scout twin with a vision tower that runs: tests/data/models/llama4-scout-vision-tiny
+/// (tools/make_vision_fixture.py). The text model is llama4-scout-tiny's; 56-pixel tiles of 14-pixel
+/// patches (16 patches + class token), 2 layers of width 32 (2 heads of 16: 4 frequencies per
+/// RoPE axis), 4 tokens per tile; its tokenizer puts Llama 4's special tokens at 496..511.
+struct Llama4ScoutVisionTiny : Llama4ScoutTiny {
+  static constexpr std::string_view name = "llama4-scout-vision-tiny";
+  static constexpr cfg::Llama4Vision vision{
+      .image_size = 56, .patch_size = 14, .hidden = 32, .layers = 2, .heads = 2, .intermediate = 128,
+      .norm_eps = 1e-5f, .rope_theta = 10000.0, .pixel_shuffle_ratio = 0.5f, .projector_input = 48,
+      .projector_output = 48, .vision_output = 48, .image_token = 509};
+  static constexpr std::array<cfg::SkippedTensors, 0> skipped_tensors{};
+  static constexpr auto hf_fields() { return detail::llama4_scout_hf_fields<Llama4ScoutVisionTiny>(); }
+};
+
 /// The text-only checkpoint layout (Llama4ForCausalLM, as transformers saves the text model of a
 /// Llama 4 release): the same numbers, tensors under "model." / "lm_head.weight" and the text
-/// config at the top level of config.json (model_type "llama4_text", no text_config). Each
-/// text-only description redeclares exactly these members of its multimodal twin.
+/// config at the top level of config.json (model_type "llama4_text", no text_config) and no vision
+/// tower. Each text-only description redeclares exactly these members of its multimodal twin.
 struct Llama4TextOnlyLayout {
+  static constexpr cfg::NoVision vision{};
   static constexpr std::string_view hf_architecture = "Llama4ForCausalLM";
   static constexpr std::string_view hf_model_type = "llama4_text";
   static constexpr cfg::TensorPrefix prefix{};  // "model.", "lm_head.weight"
@@ -272,6 +342,7 @@ struct Llama4ScoutText : Llama4Scout {
   static constexpr std::string_view hf_architecture = Llama4TextOnlyLayout::hf_architecture;
   static constexpr std::string_view hf_model_type = Llama4TextOnlyLayout::hf_model_type;
   static constexpr cfg::TensorPrefix prefix = Llama4TextOnlyLayout::prefix;
+  static constexpr cfg::NoVision vision = Llama4TextOnlyLayout::vision;
   static constexpr auto hf_fields() { return detail::llama4_scout_hf_fields<Llama4ScoutText>(); }
 };
 
@@ -281,6 +352,7 @@ struct Llama4MaverickText : Llama4Maverick {
   static constexpr std::string_view hf_architecture = Llama4TextOnlyLayout::hf_architecture;
   static constexpr std::string_view hf_model_type = Llama4TextOnlyLayout::hf_model_type;
   static constexpr cfg::TensorPrefix prefix = Llama4TextOnlyLayout::prefix;
+  static constexpr cfg::NoVision vision = Llama4TextOnlyLayout::vision;
   static constexpr auto hf_fields() {
     return detail::llama4_maverick_hf_fields<Llama4MaverickText>();
   }
@@ -292,6 +364,10 @@ struct Llama4ScoutTinyText : Llama4ScoutTiny {
   static constexpr std::string_view hf_architecture = Llama4TextOnlyLayout::hf_architecture;
   static constexpr std::string_view hf_model_type = Llama4TextOnlyLayout::hf_model_type;
   static constexpr cfg::TensorPrefix prefix = Llama4TextOnlyLayout::prefix;
+  static constexpr cfg::NoVision vision = Llama4TextOnlyLayout::vision;
+  // Its twin's placeholder tower is not in this layout: nothing to pin or to skip.
+  static constexpr int placeholder_image_size = 0;
+  static constexpr std::array<cfg::SkippedTensors, 0> skipped_tensors{};
   static constexpr auto hf_fields() {
     return detail::llama4_scout_hf_fields<Llama4ScoutTinyText>();
   }

@@ -20,6 +20,8 @@ struct ParamCount {
                             // counted as the publisher counts (M::active_counts_embedding)
   std::int64_t embedding = 0;  // the input embedding table (publishers differ on counting it)
   std::int64_t output_head = 0;  // lm_head, 0 when tied
+  std::int64_t vision = 0;  // the image encoder and its projection (in total; not in active: a
+                            // text token does not touch it)
 };
 
 }  // namespace templlm::model
@@ -77,6 +79,16 @@ constexpr i64 parameter_count(const SharedExpert& s, i64 hidden) {
   return i64(s.count) * 3 * hidden * s.intermediate;
 }
 constexpr i64 parameter_count(const NoSharedExpert&, i64) { return 0; }
+
+constexpr i64 parameter_count(const NoVision&, i64) { return 0; }
+/// The tower, its adapter and the projection into the text model (text_hidden wide).
+constexpr i64 parameter_count(const Llama4Vision& v, i64 text_hidden) {
+  const i64 h = v.hidden, grid = v.image_size / v.patch_size, positions = grid * grid + 1;
+  const i64 layer = 4 * (h * h + h) + (h * v.intermediate + v.intermediate) + (i64(v.intermediate) * h + h) + 4 * h;
+  return i64(v.channels) * v.patch_size * v.patch_size * h + h + positions * h + 4 * h + v.layers * layer +
+         i64(v.intermediate) * v.projector_input + i64(v.projector_output) * v.projector_output +
+         i64(v.vision_output) * text_hidden;
+}
 }  // namespace templlm::cfg
 
 namespace templlm::model {
@@ -140,6 +152,14 @@ constexpr ParamCount param_count() {
     }
   }
   if (!M::active_counts_embedding) c.active -= c.embedding;
+  if constexpr (requires { M::vision; }) {
+    using V = std::remove_cvref_t<decltype(M::vision)>;
+    static_assert(CountsParameters<V>,
+                  "templlm: param_count needs parameter_count(const T&, std::int64_t hidden) for the type "
+                  "of M::vision, declared in that type's namespace (found by ADL)");
+    c.vision = parameter_count(M::vision, h);
+    c.total += c.vision;
+  }
   return c;
 }
 

@@ -157,6 +157,32 @@ class Engine {
     return int(requests_.size() - 1);
   }
 
+  /// A request whose prompt has images (AnyModel::image_prompt): its image tokens take the
+  /// images' features when the prompt is fed. `start` as above, but holding no image token: the
+  /// ids of an image's tokens do not tell two images apart, so a cached prefix must end before
+  /// the first (first_image_row()).
+  int add_with_images(vision::ImagePrompt prompt, GenerateOptions opt, StreamCallback on_token = {},
+                      std::unique_ptr<Sequence> start = nullptr) {
+    if (prompt.rows.size() * std::size_t(std::max<std::int64_t>(prompt.hidden, 0)) != prompt.embeddings.size())
+      throw InvalidInput("templlm: an image prompt's features do not match its image tokens");
+    const std::int64_t fed = start ? start->length() : 0;
+    if (!prompt.rows.empty() && fed > prompt.rows.front())
+      throw InvalidInput("templlm: a cached prefix of an image prompt must end before its first image token");
+    std::vector<std::int64_t> rows = std::move(prompt.rows);
+    for (auto& r : rows) r -= fed;  // relative to the ids the first step feeds
+    const std::int64_t first_image = rows.empty() ? -1 : rows.front() + fed;
+    const int h = add(std::move(prompt.ids), std::move(opt), std::move(on_token), std::move(start));
+    Request& r = *requests_[std::size_t(h)];
+    r.given_rows = std::move(rows);
+    r.given_values = std::move(prompt.embeddings);
+    r.first_image_row = first_image;
+    return h;
+  }
+  /// The first row of an image prompt that holds an image token; the whole length otherwise.
+  static std::int64_t first_image_row(const vision::ImagePrompt& p) {
+    return p.rows.empty() ? std::int64_t(p.ids.size()) : p.rows.front();
+  }
+
   /// One forward over every active request; returns whether any remain active.
   bool step() {
     steps_.clear();
@@ -166,7 +192,11 @@ class Engine {
       Request& r = *requests_[i];
       if (r.result.stop != StopReason::none) continue;
       const std::size_t fed = std::size_t(r.seq->length());
-      steps_.push_back({r.seq.get(), std::span<const int>(r.history).subspan(fed)});
+      HostEmbeddings given;
+      if (!r.given_rows.empty()) {  // the prompt is fed in this step, from its start (add())
+        given = {r.given_rows, r.given_values};  // rows relative to `fed` (add())
+      }
+      steps_.push_back({r.seq.get(), std::span<const int>(r.history).subspan(fed), given});
       active_.push_back(i);
     }
     if (steps_.empty()) return false;
@@ -191,6 +221,10 @@ class Engine {
     const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     for (std::size_t s = 0; s < active_.size(); ++s) {
       Request& r = *requests_[active_[s]];
+      if (!r.given_rows.empty()) {  // fed: the features are in the cache now
+        r.given_rows = {};
+        r.given_values = {};
+      }
       (r.result.tokens.empty() ? r.result.prefill_seconds : r.result.decode_seconds) += dt;
       if (host_logits) {
         const auto logits = std::span<const float>(logits_).subspan(s * v, v);
@@ -232,6 +266,9 @@ class Engine {
     if (r.result.stop == StopReason::none) throw InvalidInput("templlm: the request is still running");
     Cached out{std::move(r.history), std::move(r.seq)};
     if (out.seq) out.tokens.resize(std::size_t(out.seq->length()));
+    // Image tokens' ids do not identify the image: only the prefix before the first is reusable.
+    if (r.first_image_row >= 0 && out.tokens.size() > std::size_t(r.first_image_row))
+      out.tokens.resize(std::size_t(r.first_image_row));
     forget(handle);
     return out;
   }
@@ -251,6 +288,9 @@ class Engine {
     std::string pending;       // decoded text not yet emitted (may start a stop string)
     std::size_t longest_stop = 0;
     GenerationResult result;
+    std::vector<std::int64_t> given_rows;  // an image prompt's feature rows, until it is fed
+    std::vector<float> given_values;
+    std::int64_t first_image_row = -1;     // of the prompt; -1: no image
   };
 
   const Request& at(int h) const {
@@ -327,6 +367,15 @@ class Engine {
   std::vector<SampleRequest> rows_;
   std::vector<int> sampled_;
 };
+
+/// One request with images, run alone.
+inline GenerationResult generate_with_images(AnyModel& model, vision::ImagePrompt prompt, const GenerateOptions& opt,
+                                             StreamCallback on_token = {}, const tokenizer::Tokenizer* tok = nullptr) {
+  Engine e(model, tok);
+  const int h = e.add_with_images(std::move(prompt), opt, std::move(on_token));
+  e.run();
+  return e.result(h);
+}
 
 /// One request, run alone: the simple entry point.
 inline GenerationResult generate(AnyModel& model, std::vector<int> prompt, const GenerateOptions& opt,

@@ -10,8 +10,10 @@
 /// thread, new_context() makes another AnyModel on the same weights (no second copy), and the
 /// two may run at the same time, each computing exactly what it computes alone.
 #pragma once
+#include <algorithm>
 #include <filesystem>
 #include <iostream>
+#include <optional>
 #include <memory>
 #include <span>
 #include <atomic>
@@ -22,7 +24,11 @@
 #include "../io/unread_tensors.hpp"
 #include "../io/weight_source.hpp"
 #include "../io/weight_store.hpp"
+#include "../core/vision_backend.hpp"
 #include "../layers/transformer.hpp"
+#include "../layers/vision/llama4_vision.hpp"
+#include "../vision/image_prompt.hpp"
+#include "../vision/llama4_image_input.hpp"
 #include "sampler.hpp"
 
 namespace templlm::runtime {
@@ -41,10 +47,20 @@ struct KvUsage {
   std::int64_t pages_in_use = 0, pages_allocated = 0, page_size = 0, bytes_allocated = 0;
 };
 
-/// One sequence's part of a batched step: `ids` continue `seq` (a prefill or one decode token).
+/// Rows whose input is given instead of their token's embedding (an image's features at its
+/// <|patch|> tokens): row rows[i] of the ids gets values row i ([rows.size(), hidden], host).
+struct HostEmbeddings {
+  std::span<const std::int64_t> rows;
+  std::span<const float> values;
+  bool empty() const { return rows.empty(); }
+};
+
+/// One sequence's part of a batched step: `ids` continue `seq` (a prefill or one decode token);
+/// `given` rows (relative to ids) take given embeddings.
 struct Step {
   Sequence* seq;
   std::span<const int> ids;
+  HostEmbeddings given = {};
 };
 
 class AnyModel {
@@ -55,7 +71,19 @@ class AnyModel {
   /// Logits [T, vocab] for every position of `ids`, row-major. decode = feed the tokens one at
   /// a time through the KV cache instead of one prefill. trace (optional) gets the experts.
   virtual std::vector<float> score(std::span<const int> ids, bool decode,
-                                   layers::ExpertTrace* trace = nullptr) = 0;
+                                   layers::ExpertTrace* trace = nullptr, HostEmbeddings given = {}) = 0;
+  /// Whether image_prompt() works: the description has a vision tower and the backend its ops.
+  virtual bool sees_images() const { return false; }
+  /// The text that stands for an image in a rendered prompt (Llama 4: "<|image|>"); empty when
+  /// the model takes no images.
+  virtual std::string image_placeholder() const { return {}; }
+  /// `ids` (a rendered prompt with the model's image placeholder where each image goes) with
+  /// each placeholder replaced by its image's tokens, and the images' features for them (give
+  /// them to score() or as a Step's `given`). Throws Unsupported for a model without images.
+  virtual vision::ImagePrompt image_prompt(std::span<const int> /*ids*/, std::span<const io::Image> /*images*/,
+                                           const tokenizer::Tokenizer& /*tok*/) {
+    throw Unsupported("templlm: " + std::string(name()) + " takes no images (its description has no vision tower)");
+  }
   /// A fresh sequence of up to max_context tokens for step(); allocates no cache memory yet.
   virtual std::unique_ptr<Sequence> new_sequence(std::int64_t /*max_context*/) {
     throw Unsupported("templlm: this model does not implement batched stepping");
@@ -125,9 +153,39 @@ class Model final : public AnyModel {
 
  public:
   using Net = layers::Transformer<M, B, CacheT>;
+  /// Whether images are encoded: the description has a vision tower and the backend its ops.
+  static constexpr bool has_tower = layers::describes_vision<M>() && VisionBackend<B>;
+
+ private:
+  struct NoTower {};
+  template <bool, class = void>
+  struct TowerOf {
+    using type = NoTower;
+    using input = NoTower;
+  };
+  template <class Unused>
+  struct TowerOf<true, Unused> {
+    using type = layers::VisionTower<M, B>;
+    using input = vision::ImageInput<std::remove_cvref_t<decltype(M::vision)>>;
+  };
+  using Tower = typename TowerOf<has_tower>::type;
+  using Input = typename TowerOf<has_tower>::input;
+  /// The tower and its image side (processor settings, prompt layout), shared by every context.
+  struct Vision {
+    Tower tower;
+    Input input;
+  };
+  using VisionOrNone = std::conditional_t<has_tower, Vision, NoTower>;
+
+ public:
 
   Model(B& be, io::WeightStore store, layers::KvPoolOptions kv = {})
       : files_(std::make_shared<const Files>(std::move(store))), net_(be, files_->source, kv), kv_(kv) {
+    if constexpr (has_tower) {
+      auto v = std::make_shared<Vision>(Vision{Tower(be, files_->source), Input(M::vision)});
+      v->input.configure(files_->store.dir());
+      tower_ = std::move(v);
+    }
     check_unread_tensors();
   }
 
@@ -136,22 +194,25 @@ class Model final : public AnyModel {
   Net& net() { return net_; }
 
   std::vector<float> score(std::span<const int> ids, bool decode,
-                           layers::ExpertTrace* trace = nullptr) override {
+                           layers::ExpertTrace* trace = nullptr, HostEmbeddings given = {}) override {
     const auto t = static_cast<std::int64_t>(ids.size());
     if (t == 0) throw InvalidInput("templlm: no token ids given");
+    check_given(given, t);
     auto cache = net_.new_sequence(t);
     std::vector<float> out(static_cast<std::size_t>(t * M::dims.vocab));
     auto& be = net_.backend();
     if (!decode) {
-      auto logits = net_.forward(ids, {{cache.get(), 0, t}}, layers::LogitRows::all, trace);
+      const auto g = upload(given, 0, t);
+      auto logits = net_.forward(ids, {{cache.get(), 0, t}}, layers::LogitRows::all, trace, g ? &*g : nullptr);
       be.copy_to_host(std::span<float>(out), MatrixView<const float, typename B::space>(logits));
       return out;
     }
     if (trace) trace->layers.clear();
     layers::ExpertTrace step;
     for (std::int64_t i = 0; i < t; ++i) {
+      const auto g = upload(given, i, 1);
       auto logits = net_.forward(ids.subspan(std::size_t(i), 1), {{cache.get(), 0, 1}},
-                                 layers::LogitRows::all, trace ? &step : nullptr);
+                                 layers::LogitRows::all, trace ? &step : nullptr, g ? &*g : nullptr);
       be.copy_to_host(std::span<float>(out).subspan(std::size_t(i * M::dims.vocab)),
                       MatrixView<const float, typename B::space>(logits));
       if (trace) {
@@ -172,7 +233,7 @@ class Model final : public AnyModel {
   void truncate(Sequence& seq, std::int64_t n) override { net_.kv_pool().truncate(*own(seq).cache, n); }
   std::unique_ptr<AnyModel> new_context() override {
     if constexpr (ContextBackend<B>) {
-      std::unique_ptr<Model> ctx(new Model(net_.backend().new_context(), files_, net_.weights(), kv_));
+      std::unique_ptr<Model> ctx(new Model(net_.backend().new_context(), files_, net_.weights(), tower_, kv_));
       ctx->keep_alive_as(*this);
       ctx->set_context_limit(context_limit());  // the same model: the same context
       return ctx;
@@ -185,6 +246,37 @@ class Model final : public AnyModel {
     KvUsage u{pool.pages_in_use(), 0, pool.page_size(), pool.bytes()};
     for (std::size_t g = 0; g < pool.groups(); ++g) u.pages_allocated += pool.pages_allocated(g);
     return u;
+  }
+
+  bool sees_images() const override { return has_tower; }
+  std::string image_placeholder() const override {
+    if constexpr (has_tower) return std::string(Input::placeholder);
+    else return {};
+  }
+  /// The vision tower's features of processed tiles ([tiles, C, S, S], the image processor's
+  /// pixel_values): [tiles * tokens per tile, hidden], host. For tests and callers that
+  /// preprocess themselves.
+  std::vector<float> encode_tiles(std::span<const float> pixels, int tiles, layers::VisionStages* stages = nullptr)
+    requires(has_tower)
+  {
+    auto& be = net_.backend();
+    auto f = tower_->tower.encode(be, vision_ws_, pixels, tiles, stages);
+    std::vector<float> out(std::size_t(f.rows * f.cols));
+    be.copy_to_host(std::span<float>(out), MatrixView<const float, typename B::space>(f));
+    return out;
+  }
+  vision::ImagePrompt image_prompt(std::span<const int> ids, std::span<const io::Image> images,
+                                   const tokenizer::Tokenizer& tok) override {
+    if constexpr (has_tower) {
+      return tower_->input.prompt(ids, images, tok, M::dims.hidden, [&](std::span<const float> pixels, int tiles) {
+        return encode_tiles(pixels, tiles);
+      });
+    } else if constexpr (layers::describes_vision<M>()) {
+      throw Unsupported("templlm: the " + std::string(B::name()) + " backend has no vision ops (core/vision_backend.hpp) " +
+                        "(the cpu and cuda backends have them): " + std::string(M::name) + " takes no images on it");
+    } else {
+      return AnyModel::image_prompt(ids, images, tok);
+    }
   }
 
   void step(std::span<const Step> steps, std::span<float> logits) override {
@@ -212,18 +304,54 @@ class Model final : public AnyModel {
  private:
   static constexpr bool backend_samples = SamplingBackend<B>;
 
+
   /// One forward over the steps' ids; the logits of each step's last token, one row per step.
   auto forward_steps(std::span<const Step> steps) {
     packed_.clear();
     chunks_.clear();
+    given_rows_.clear();
+    given_values_.clear();
     for (const auto& s : steps) {
       if (!s.seq) throw InvalidInput("templlm: step: no sequence");
       Seq& seq = own(*s.seq);
       if (s.ids.empty()) throw InvalidInput("templlm: step: a sequence with no ids");
+      check_given(s.given, std::int64_t(s.ids.size()));
+      for (std::int64_t r : s.given.rows) given_rows_.push_back(std::int64_t(packed_.size()) + r);
+      given_values_.insert(given_values_.end(), s.given.values.begin(), s.given.values.end());
       chunks_.push_back({seq.cache.get(), std::int64_t(packed_.size()), std::int64_t(s.ids.size())});
       packed_.insert(packed_.end(), s.ids.begin(), s.ids.end());
     }
-    return net_.forward(packed_, chunks_, layers::LogitRows::last_of_each_chunk);
+    const auto g = upload({given_rows_, given_values_}, 0, std::int64_t(packed_.size()));
+    return net_.forward(packed_, chunks_, layers::LogitRows::last_of_each_chunk, nullptr, g ? &*g : nullptr);
+  }
+
+  static void check_given(const HostEmbeddings& g, std::int64_t rows) {
+    if (g.values.size() != g.rows.size() * std::size_t(M::dims.hidden))
+      throw InvalidInput("templlm: given embeddings: " + std::to_string(g.values.size()) + " values for " +
+                         std::to_string(g.rows.size()) + " rows of " + std::to_string(M::dims.hidden));
+    for (std::int64_t r : g.rows)
+      if (r < 0 || r >= rows)
+        throw InvalidInput("templlm: a given embedding's row " + std::to_string(r) + " is outside the step's " +
+                           std::to_string(rows) + " ids");
+  }
+  /// The given rows in [first, first + count), rebased to first, in backend memory (none: empty).
+  std::optional<layers::GivenEmbeddings<typename B::space>> upload(HostEmbeddings g, std::int64_t first,
+                                                                   std::int64_t count) {
+    if (g.empty()) return std::nullopt;
+    const std::int64_t h = M::dims.hidden;
+    upload_rows_.clear();
+    upload_values_.clear();
+    for (std::size_t i = 0; i < g.rows.size(); ++i)
+      if (g.rows[i] >= first && g.rows[i] < first + count) {
+        upload_rows_.push_back(g.rows[i] - first);
+        upload_values_.insert(upload_values_.end(), g.values.begin() + std::ptrdiff_t(i * std::size_t(h)),
+                              g.values.begin() + std::ptrdiff_t((i + 1) * std::size_t(h)));
+      }
+    if (upload_rows_.empty()) return std::nullopt;
+    auto& be = net_.backend();
+    be.copy_from_host(given_buffer_, std::span<const float>(upload_values_));
+    auto values = be.matrix(given_buffer_, std::int64_t(upload_rows_.size()), h);
+    return layers::GivenEmbeddings<typename B::space>{upload_rows_, MatrixView<const float, typename B::space>(values)};
   }
 
   struct Seq final : Sequence {
@@ -242,13 +370,28 @@ class Model final : public AnyModel {
   const Seq& own(const Sequence& s) const { return own(const_cast<Sequence&>(s)); }
   std::vector<int> packed_;                    // grows only: no allocation per decode step
   std::vector<typename Net::Chunk> chunks_;
+  std::vector<std::int64_t> given_rows_, upload_rows_;
+  std::vector<float> given_values_, upload_values_;
+  typename B::template Buffer<float> given_buffer_;
   /// Every tensor of the checkpoint must have been read by a component, or be excused by an
   /// entry of M::skipped_tensors (UnusedTensors otherwise). An excused entry with `note` set
   /// has its reason printed to stderr, once per process and description (also when several
   /// threads load at once).
   void check_unread_tensors() const {
     constexpr auto skipped = io::skipped_tensors_of<M>();
-    const std::vector<std::string> unread = files_->source.unread();
+    std::vector<std::string> unread = files_->source.unread();
+    if constexpr (layers::describes_vision<M>() && !has_tower) {
+      // A backend without the vision ops (an out-of-tree one; ours have them) loads the text model;
+      // images are refused (image_prompt).
+      static std::atomic<bool> told{false};
+      const auto tower_tensor = [](const std::string& n) {
+        return n.rfind("vision_model.", 0) == 0 || n.rfind("multi_modal_projector.", 0) == 0;
+      };
+      if (std::any_of(unread.begin(), unread.end(), tower_tensor) && !told.exchange(true))
+        std::cerr << "templlm: note: the " << B::name() << " backend has no vision ops; " << M::name
+                  << "'s vision tower is not loaded and images are refused\n";
+      std::erase_if(unread, tower_tensor);
+    }
     io::refuse_unread(io::unexcused(unread, skipped), M::name, files_->store.dir());
     static std::atomic<bool> noted{false};
     for (const std::string& n : unread)
@@ -267,14 +410,17 @@ class Model final : public AnyModel {
   };
   /// A context on loaded weights (new_context): it owns its backend.
   Model(std::unique_ptr<B> be, std::shared_ptr<const Files> files,
-        std::shared_ptr<const typename Net::Weights> weights, layers::KvPoolOptions kv)
+        std::shared_ptr<const typename Net::Weights> weights, std::shared_ptr<const VisionOrNone> tower,
+        layers::KvPoolOptions kv)
       : files_(std::move(files)), own_backend_(std::move(be)), net_(*own_backend_, std::move(weights), kv),
-        kv_(kv) {}
+        kv_(kv), tower_(std::move(tower)) {}
 
   std::shared_ptr<const Files> files_;
   std::unique_ptr<B> own_backend_;  // a context's backend; empty for the loading one
   Net net_;
   layers::KvPoolOptions kv_;
+  std::shared_ptr<const VisionOrNone> tower_;  // the vision tower and its input, read-only, shared
+  std::conditional_t<has_tower, layers::VisionWorkspace<B>, NoTower> vision_ws_;
 };
 
 }  // namespace templlm::runtime

@@ -20,8 +20,9 @@ inline json error_body(std::string_view message, std::string_view type) {
   return {{"type", "error"}, {"error", {{"type", type}, {"message", message}}}};
 }
 
-/// The text of a `system` or `content` field: a string or an array of text blocks.
-inline std::string text_of(const json& v, const std::string& field) {
+/// The text of a `system` or `content` field: a string or an array of text blocks (and image
+/// blocks with a base64 source, when `images` takes them: they stand as its placeholder).
+inline std::string text_of(const json& v, const std::string& field, RequestImages* images = nullptr) {
   if (v.is_string()) return v.get<std::string>();
   if (!v.is_array()) throw detail::bad(field, "a string or an array of content blocks", v);
   std::string out;
@@ -34,6 +35,19 @@ inline std::string text_of(const json& v, const std::string& field) {
     if (type == "text") {
       if (!b.contains("text") || !b["text"].is_string()) throw detail::bad(at + ".text", "a string", b);
       out += b["text"].get<std::string>();
+    } else if (type == "image" && images != nullptr) {
+      const auto src = b.find("source");
+      if (src == b.end() || !src->is_object() || !src->contains("type") || !(*src)["type"].is_string())
+        throw detail::bad(at + ".source", "an object with a type", b);
+      if ((*src)["type"] != "base64")
+        throw RequestError(400, at + ".source: only base64 sources are accepted; this server fetches no remote images",
+                           at + ".source.type");
+      const std::string media = src->value("media_type", "");
+      if (media != "image/png" && media != "image/jpeg")
+        throw RequestError(400, at + ".source.media_type: '" + media + "' is not supported (image/png, image/jpeg)",
+                           at + ".source.media_type");
+      if (!src->contains("data") || !(*src)["data"].is_string()) throw detail::bad(at + ".source.data", "a string", *src);
+      out += images->add(base64_decode((*src)["data"].get<std::string>(), at + ".source.data"), at);
     } else if (type == "thinking" || type == "redacted_thinking") {
       // An earlier turn's reasoning: the chat formats leave it out of the history, as they do
       // for a <think> block.
@@ -46,7 +60,8 @@ inline std::string text_of(const json& v, const std::string& field) {
 }
 
 /// POST /v1/messages.
-inline Completion read_messages(const json& body, const ChatFormats& formats, const tokenizer::Tokenizer& tok) {
+inline Completion read_messages(const json& body, const ChatFormats& formats, const tokenizer::Tokenizer& tok,
+                                std::string image_placeholder = {}) {
   using namespace detail;
   if (!body.is_object()) throw RequestError(400, "the request body must be a JSON object");
   for (const char* unsupported : {"tools", "tool_choice", "mcp_servers", "container"}) {
@@ -84,6 +99,7 @@ inline Completion read_messages(const json& body, const ChatFormats& formats, co
   c.format = formats.pick(switches, "thinking");
   const tokenizer::chat::AnyChat& format = c.format;
   std::vector<tokenizer::chat::Message> msgs;
+  RequestImages images{std::move(image_placeholder), {}};
   if (const auto sys = body.find("system"); sys != body.end() && !sys->is_null())
     msgs.push_back({"system", text_of(*sys, "system")});
   const auto m = body.find("messages");
@@ -98,7 +114,7 @@ inline Completion read_messages(const json& body, const ChatFormats& formats, co
       throw RequestError(400, at + ".role must be \"user\" or \"assistant\"", at + ".role");
     const auto content = msg.find("content");
     if (content == msg.end()) throw RequestError(400, at + ".content is required", at + ".content");
-    msgs.push_back({role->get<std::string>(), text_of(*content, at + ".content")});
+    msgs.push_back({role->get<std::string>(), text_of(*content, at + ".content", &images)});
   }
   std::string prompt;
   try {
@@ -108,6 +124,7 @@ inline Completion read_messages(const json& body, const ChatFormats& formats, co
   }
   const auto ids = tok.encode(prompt);
   c.prompt.assign(ids.begin(), ids.end());
+  c.images = std::move(images.images);
   c.opt.special_tokens_in_text = true;
   for (std::uint32_t id : format.stop_ids)
     if (id < tok.vocab_size()) c.opt.stop_ids.push_back(int(id));
@@ -143,7 +160,7 @@ inline json message(const std::string& id, const std::string& model, const Compl
           {"content", content},
           {"stop_reason", stop_reason(r.stop)},
           {"stop_sequence", stop_sequence(r)},
-          {"usage", {{"input_tokens", c.prompt.size()}, {"output_tokens", r.tokens.size()}}}};
+          {"usage", {{"input_tokens", r.prompt_tokens}, {"output_tokens", r.tokens.size()}}}};
 }
 
 /// The SSE events of one streamed reply, in Anthropic's order. Each call returns the text to send.
@@ -151,6 +168,8 @@ class EventWriter {
  public:
   EventWriter(std::string id, std::string model, std::int64_t input_tokens)
       : id_(std::move(id)), model_(std::move(model)), input_(input_tokens) {}
+  /// The prompt's tokens as the model reads them (known once the request is admitted).
+  void set_input_tokens(std::int64_t n) { input_ = n; }
 
   std::string start() const {
     const json msg = {{"id", id_},          {"type", "message"},     {"role", "assistant"},

@@ -39,6 +39,7 @@ struct ServedModel {
   const tokenizer::Tokenizer* tokenizer;
   ChatFormats chat;
   std::int64_t vocab = 0;
+  std::string image_placeholder;  // what stands for an image in a prompt; empty: takes no images
 };
 
 class HttpServer {
@@ -132,7 +133,7 @@ class HttpServer {
     server_.Post("/v1/chat/completions", [this](const Req& req, Res& res) {
       guarded(req, res, [&] {
         const json body = parse_body(req);
-        complete(res, read_chat(body, model_.chat, *model_.tokenizer, o_.default_max_tokens));
+        complete(res, read_chat(body, model_.chat, *model_.tokenizer, o_.default_max_tokens, model_.image_placeholder));
       });
     });
     server_.Post("/v1/completions", [this](const Req& req, Res& res) {
@@ -146,7 +147,7 @@ class HttpServer {
           req, res,
           [&] {
             const json body = parse_body(req);
-            messages(res, anthropic::read_messages(body, model_.chat, *model_.tokenizer));
+            messages(res, anthropic::read_messages(body, model_.chat, *model_.tokenizer, model_.image_placeholder));
           },
           Api::anthropic);
     });
@@ -162,7 +163,7 @@ class HttpServer {
       for (int i = 0; i < c.n; ++i) {
         runtime::GenerateOptions opt = c.opt;
         opt.sampling.seed += std::uint64_t(i);
-        streams.push_back(sched_.submit(c.prompt, std::move(opt)));
+        streams.push_back(sched_.submit(c.prompt, std::move(opt), c.images));
       }
     } catch (...) {
       for (auto& s : streams) s->cancel();
@@ -196,12 +197,14 @@ class HttpServer {
     if (!c.stream) {
       json choices = json::array();
       std::int64_t completion_tokens = 0;
+      std::int64_t prompt_tokens = 0;
       for (std::size_t i = 0; i < streams.size(); ++i) {
         Event e;
         while (streams[i]->next(e)) {
         }
         const auto& r = streams[i]->result();
         completion_tokens += std::int64_t(r.tokens.size());
+        prompt_tokens += r.prompt_tokens;
         json choice = {{"index", i}, {"finish_reason", finish_reason(r.stop)}, {"logprobs", nullptr}};
         if (c.opt.logprobs) choice["logprobs"] = logprobs_of(r);
         choice[c.chat ? "message" : "text"] = message_of(c, r);
@@ -212,7 +215,7 @@ class HttpServer {
                         {"created", created},
                         {"model", model_.id},
                         {"choices", choices},
-                        {"usage", usage(std::int64_t(c.prompt.size()) * std::int64_t(streams.size()), completion_tokens)}};
+                        {"usage", usage(prompt_tokens, completion_tokens)}};
       res.set_content(out.dump(), "application/json");
       return;
     }
@@ -308,7 +311,9 @@ class HttpServer {
     }
     if (st->c.include_usage) {
       json u = chunk(json::array());
-      u["usage"] = usage(std::int64_t(st->c.prompt.size()) * std::int64_t(st->streams.size()), completion_tokens);
+      std::int64_t prompt_tokens = 0;
+      for (const auto& s : st->streams) prompt_tokens += s->result().prompt_tokens;
+      u["usage"] = usage(prompt_tokens, completion_tokens);
       if (!send(u)) return cancel_all(*st);
     }
     const std::string done = "data: [DONE]\n\n";
@@ -319,7 +324,7 @@ class HttpServer {
 
   /// POST /v1/messages: one reply, whole or as Anthropic's event stream.
   void messages(Res& res, Completion c) {
-    auto stream = sched_.submit(c.prompt, c.opt);
+    auto stream = sched_.submit(c.prompt, c.opt, c.images);
     const std::string id = "msg_" + std::to_string(++next_id_);
     if (!c.stream) {
       Event e;
@@ -344,9 +349,13 @@ class HttpServer {
         [st](std::size_t, httplib::DataSink& sink) {
           auto send = [&](const std::string& text) { return text.empty() || sink.write(text.data(), text.size()); };
           try {  // nothing may escape into httplib (it would end the process)
-            if (!send(st->writer.start())) return cancel_one(*st->stream);
+            // message_start after the first token: the request is admitted then, and its prompt
+            // counted as the model reads it (images laid out).
             Event e;
-            while (st->stream->next(e))
+            bool more = st->stream->next(e);
+            st->writer.set_input_tokens(st->stream->prompt_tokens(st->c.prompt.size()));
+            if (!send(st->writer.start())) return cancel_one(*st->stream);
+            for (; more; more = st->stream->next(e))
               if (!send(st->writer.delta(st->deltas.add(e.text, false)))) return cancel_one(*st->stream);
             const auto& r = st->stream->result();  // rethrows the request's error
             if (!send(st->writer.delta(st->deltas.add("", true))) || !send(st->writer.finish(r)))

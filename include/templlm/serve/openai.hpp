@@ -19,24 +19,13 @@
 #include "../runtime/generator.hpp"
 #include "../tokenizer/chat/any.hpp"
 #include "../tokenizer/chat/options.hpp"
+#include "images.hpp"
+#include "request_error.hpp"
 
 namespace templlm::serve {
 
 using nlohmann::json;
 
-/// A request the server refuses, with its HTTP status and the field at fault (OpenAI's shape).
-class RequestError : public InvalidInput {
- public:
-  RequestError(int status, std::string message, std::string param = {}, std::string type = "invalid_request_error")
-      : InvalidInput(message), status_(status), param_(std::move(param)), type_(std::move(type)) {}
-  int status() const { return status_; }
-  const std::string& param() const { return param_; }
-  const std::string& type() const { return type_; }
-
- private:
-  int status_;
-  std::string param_, type_;
-};
 
 /// {"error": {"message", "type", "param", "code"}}
 inline json error_body(std::string_view message, std::string_view type, std::string_view param = {}) {
@@ -111,6 +100,7 @@ struct Completion {
   bool stream = false, include_usage = false;
   bool chat = false;
   tokenizer::chat::AnyChat format;  // chat: renders the prompt and parses the reply
+  std::vector<io::Image> images;    // chat: in the order of their placeholders in `prompt`
 };
 
 /// The parameters both endpoints share. `limit`: the model's context, for max_tokens' default.
@@ -182,9 +172,11 @@ inline std::optional<tokenizer::chat::ChatOptions> chat_switches(const json& bod
   return o;
 }
 
-/// POST /v1/chat/completions: messages rendered by the model's chat format.
+/// POST /v1/chat/completions: messages rendered by the model's chat format. Content parts are
+/// text, or `image_url` with a data: URL when the model takes images (`image_placeholder`, the
+/// text that stands for one in the prompt; empty: it takes none).
 inline Completion read_chat(const json& body, const ChatFormats& formats, const tokenizer::Tokenizer& tok,
-                            std::int64_t default_max_tokens) {
+                            std::int64_t default_max_tokens, std::string image_placeholder = {}) {
   Completion c;
   c.chat = true;
   read_sampling(body, c, default_max_tokens);
@@ -198,6 +190,7 @@ inline Completion read_chat(const json& body, const ChatFormats& formats, const 
   if (m == body.end()) throw RequestError(400, "'messages' is required", "messages");
   if (!m->is_array() || m->empty()) throw detail::bad("messages", "a non-empty array of messages", *m);
   std::vector<tokenizer::chat::Message> msgs;
+  RequestImages images{std::move(image_placeholder), {}};
   for (std::size_t i = 0; i < m->size(); ++i) {
     const json& msg = (*m)[i];
     const std::string at = "messages[" + std::to_string(i) + "]";
@@ -212,14 +205,25 @@ inline Completion read_chat(const json& body, const ChatFormats& formats, const 
     } else if (content->is_string()) {
       text = content->get<std::string>();
     } else if (content->is_array()) {
-      for (const json& part : *content) {
-        if (!part.is_object() || part.value("type", "") != "text" || !part.contains("text") || !part["text"].is_string())
-          throw RequestError(400, at + ".content: only text parts ({\"type\": \"text\", \"text\": ...}) are supported",
-                             at + ".content");
+      for (std::size_t k = 0; k < content->size(); ++k) {
+        const json& part = (*content)[k];
+        const std::string pat = at + ".content[" + std::to_string(k) + "]";
+        const std::string type = part.is_object() ? part.value("type", "") : "";
+        if (type == "image_url") {
+          const auto u = part.find("image_url");
+          const json* url = u == part.end() ? nullptr : u->is_string() ? &*u : u->is_object() && u->contains("url") ? &(*u)["url"] : nullptr;
+          if (url == nullptr || !url->is_string())
+            throw RequestError(400, pat + ".image_url: expected {\"url\": \"data:image/png;base64,...\"}", pat + ".image_url");
+          text += images.add(data_url_bytes(url->get<std::string>(), pat + ".image_url.url"), pat + ".image_url");
+          continue;
+        }
+        if (type != "text" || !part.contains("text") || !part["text"].is_string())
+          throw RequestError(400, pat + ": only text parts ({\"type\": \"text\", \"text\": ...}) and image_url parts "
+                                        "are supported", pat);
         text += part["text"].get<std::string>();
       }
     } else {
-      throw detail::bad(at + ".content", "a string or an array of text parts", *content);
+      throw detail::bad(at + ".content", "a string or an array of text and image_url parts", *content);
     }
     if (msg.contains("tool_calls") || r == "tool")
       throw RequestError(400, at + ": tool calls are not supported by this server yet", at);
@@ -233,6 +237,7 @@ inline Completion read_chat(const json& body, const ChatFormats& formats, const 
   }
   const auto ids = tok.encode(prompt);
   c.prompt.assign(ids.begin(), ids.end());
+  c.images = std::move(images.images);
   c.opt.special_tokens_in_text = true;  // the format's parser reads its markers
   for (std::uint32_t id : format.stop_ids)
     if (id < tok.vocab_size()) c.opt.stop_ids.push_back(int(id));

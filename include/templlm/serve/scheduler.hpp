@@ -63,6 +63,12 @@ class Stream {
     if (error_) std::rethrow_exception(error_);
     return result_;
   }
+  /// The prompt's tokens as the model reads them (an image prompt laid out), once admitted;
+  /// `before` until then.
+  std::int64_t prompt_tokens(std::int64_t before) const {
+    std::lock_guard lock(m_);
+    return prompt_tokens_ > 0 ? prompt_tokens_ : before;
+  }
   /// Seconds from submit() to the first token (0 until there is one).
   double time_to_first_token() const {
     std::lock_guard lock(m_);
@@ -101,6 +107,7 @@ class Stream {
   std::chrono::steady_clock::time_point last_event_;  // the scheduler thread's only
   std::size_t events_pushed_ = 0;
   double ttft_ = 0;
+  std::int64_t prompt_tokens_ = 0;
 };
 
 struct SchedulerOptions {
@@ -122,7 +129,7 @@ struct SchedulerStats {
 class Scheduler {
  public:
   Scheduler(runtime::AnyModel& model, const tokenizer::Tokenizer* tok, SchedulerOptions o = {})
-      : model_(model), has_tokenizer_(tok != nullptr), engine_(model, tok), o_(o), cache_(o.prefix_cache) {
+      : model_(model), tok_(tok), has_tokenizer_(tok != nullptr), engine_(model, tok), o_(o), cache_(o.prefix_cache) {
     if (o_.max_batch == 0) throw InvalidInput("templlm: serve: max_batch must be >= 1");
     thread_ = std::thread([this] { loop(); });
   }
@@ -140,8 +147,12 @@ class Scheduler {
 
   /// Queues a request. Checks it first (runtime::Engine::check: the prompt, the sampling
   /// parameters, the model's context) and throws InvalidInput, or QueueFull when max_queue
-  /// requests already wait.
-  std::shared_ptr<Stream> submit(std::vector<int> prompt, runtime::GenerateOptions opt) {
+  /// requests already wait. `images`: decoded images for the prompt's image placeholders, laid
+  /// out and encoded by the scheduler's thread when the request is admitted (an error there,
+  /// such as a prompt the images make longer than the context, ends the stream with it).
+  std::shared_ptr<Stream> submit(std::vector<int> prompt, runtime::GenerateOptions opt,
+                                 std::vector<io::Image> images = {}) {
+    if (!images.empty() && !tok_) throw InvalidInput("templlm: serve: images need a tokenizer");
     const std::int64_t context = runtime::Engine::check(prompt, opt, model_.context_limit(), has_tokenizer_);
     auto s = std::make_shared<Stream>();
     {
@@ -151,7 +162,7 @@ class Scheduler {
                         " requests are already waiting (--max-queue); try again later");
       ++stats_.requests;
       stats_.prompt_tokens += prompt.size();
-      queue_.push_back({std::move(prompt), std::move(opt), s, context});
+      queue_.push_back({std::move(prompt), std::move(opt), s, context, std::move(images)});
     }
     cv_.notify_all();
     return s;
@@ -170,6 +181,7 @@ class Scheduler {
     runtime::GenerateOptions opt;
     std::shared_ptr<Stream> stream;
     std::int64_t context = 0;  // the sequence's context, from submit's check
+    std::vector<io::Image> images;
   };
 
   void loop() {
@@ -194,10 +206,29 @@ class Scheduler {
         try {
           std::int64_t reused = 0;
           std::unique_ptr<runtime::Sequence> start;
-          if (o_.prefix_cache > 0)
-            start = cache_.lookup(model_, j.prompt, j.context, reused);
+          std::optional<vision::ImagePrompt> with_images;
+          if (!j.images.empty()) {
+            with_images = model_.image_prompt(j.prompt, j.images, *tok_);
+            j.images.clear();
+            // The expanded prompt must fit the context the check at submit gave (it counted
+            // one token per image): recheck with the real ids.
+            j.context = runtime::Engine::check(with_images->ids, j.opt, model_.context_limit(), has_tokenizer_);
+          }
+          if (o_.prefix_cache > 0) {
+            if (with_images) {  // reusable: the prefix before the first image token only
+              const auto first = runtime::Engine::first_image_row(*with_images);
+              const std::vector<int> head(with_images->ids.begin(), with_images->ids.begin() + first + 1);
+              start = cache_.lookup(model_, head, j.context, reused);
+            } else {
+              start = cache_.lookup(model_, j.prompt, j.context, reused);
+            }
+          }
           Stream* s = j.stream.get();
-          const int h = engine_.add(std::move(j.prompt), std::move(j.opt), [this, s](int tok, std::string_view text) {
+          {
+            std::lock_guard lock(s->m_);
+            s->prompt_tokens_ = std::int64_t(with_images ? with_images->ids.size() : j.prompt.size());
+          }
+          auto on_token = [this, s](int tok, std::string_view text) {
             const auto now = std::chrono::steady_clock::now();
             const bool first = s->events_pushed_ == 0;  // written by this thread only
             const double dt = std::chrono::duration<double>(now - (first ? s->submitted_ : s->last_event_)).count();
@@ -205,7 +236,9 @@ class Scheduler {
             count([&](SchedulerStats& st) { (first ? st.time_to_first_token : st.inter_token_latency).observe(dt); });
             s->push({tok, std::string(text)});
             return !s->cancelled();
-          }, std::move(start));
+          };
+          const int h = with_images ? engine_.add_with_images(std::move(*with_images), std::move(j.opt), on_token, std::move(start))
+                                    : engine_.add(std::move(j.prompt), std::move(j.opt), on_token, std::move(start));
           active.emplace_back(h, std::move(j.stream));
         } catch (...) {
           count([](SchedulerStats& s) { ++s.failed; });
@@ -272,6 +305,7 @@ class Scheduler {
   }
 
   runtime::AnyModel& model_;
+  const tokenizer::Tokenizer* tok_;
   bool has_tokenizer_;
   runtime::Engine engine_;  // used by thread_ only
   SchedulerOptions o_;

@@ -48,9 +48,13 @@ TEST(ParamCount, Qwen3MoeMatchesQwen) {
 }
 
 TEST(ParamCount, Llama4MatchesMeta) {
-  // Meta's totals include the vision tower, which is not described: Scout lands about 1% low.
+  // Meta's totals include the vision tower (0.87B), which the descriptions count.
   expect_published<Llama4Scout>(109e9, 17e9, Active::with_embedding);
   expect_published<Llama4Maverick>(400e9, 17e9, Active::with_embedding);
+  EXPECT_EQ(param_count<Llama4Scout>().vision, 871'932'416);  // the sum of §4.4's shapes
+  EXPECT_EQ(param_count<Llama4Scout>().vision, param_count<Llama4Maverick>().vision);
+  EXPECT_EQ(param_count<Llama4Scout>().total - param_count<Llama4ScoutText>().total, 871'932'416);
+  EXPECT_EQ(param_count<Llama4ScoutText>().vision, 0);
 }
 
 TEST(ParamCount, MixtralMatchesMistral) {
@@ -225,7 +229,7 @@ TEST(Registry, NamesAndPinnedKeysAreUnique) {
   for_each_type(AllModels{}, check);
   for_each_type(DenseModels{}, check);
   for_each_type(TinyModels{}, check);
-  EXPECT_EQ(names.size(), 11u + 6u + 8u);
+  EXPECT_EQ(names.size(), 11u + 6u + 9u);
   EXPECT_TRUE(names.contains("gpt-oss-120b"));
   EXPECT_TRUE(names.contains("llama4-maverick"));
 }

@@ -3,7 +3,8 @@
 // (tests/support/fixture_suite.hpp holds the checks). The 24-token prompts cross two boundaries
 // of the 8-token attention chunks and give the NoPE layer four temperature factors
 // (floor_scale 8), so the chunked mask, the ring cache of one chunk and temperature tuning all
-// shape the logits; the checkpoints carry a (tiny) vision tower the loader skips.
+// shape the logits; the checkpoints carry a placeholder vision tower the loader skips (the tower
+// that runs is tested in llama4_vision_test.cpp).
 #include <templlm/model/llama4.hpp>
 
 #include "support/fixture_suite.hpp"

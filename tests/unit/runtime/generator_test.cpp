@@ -23,7 +23,7 @@ class ScriptedModel final : public AnyModel {
       : vocab_(vocab), script_(std::move(script)), flat_(flat) {}
   std::string_view name() const override { return "scripted"; }
   std::int64_t vocab() const override { return vocab_; }
-  std::vector<float> score(std::span<const int>, bool, layers::ExpertTrace*) override { return {}; }
+  std::vector<float> score(std::span<const int>, bool, layers::ExpertTrace*, HostEmbeddings) override { return {}; }
 
   struct Seq final : Sequence {
     std::int64_t len = 0, max = 0, prompt = -1;

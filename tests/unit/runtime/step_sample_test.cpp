@@ -17,7 +17,7 @@ class RandomModel final : public AnyModel {
   explicit RandomModel(std::int64_t vocab) : vocab_(vocab) {}
   std::string_view name() const override { return "random"; }
   std::int64_t vocab() const override { return vocab_; }
-  std::vector<float> score(std::span<const int>, bool, layers::ExpertTrace*) override { return {}; }
+  std::vector<float> score(std::span<const int>, bool, layers::ExpertTrace*, HostEmbeddings) override { return {}; }
   struct Seq final : Sequence {
     std::int64_t len = 0, max = 0;
     std::int64_t length() const override { return len; }

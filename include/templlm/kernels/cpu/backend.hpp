@@ -30,6 +30,7 @@
 #include "norm.hpp"
 #include "rope.hpp"
 #include "router.hpp"
+#include "vision.hpp"
 
 namespace templlm::cpu {
 
@@ -201,6 +202,25 @@ class Backend {
       for (std::int64_t c = 0; c < y.cols; ++c) y.row(r)[c] += x.row(r)[c];
   }
 
+  // Vision (core/vision_backend.hpp, kernels/cpu/vision.hpp).
+  void layer_norm(MatrixView<float> y, MatrixView<const float> x, VectorView<const float, Host> w,
+                  VectorView<const float, Host> b, float eps) {
+    check(w.size == x.cols && b.size == x.cols, "templlm: layer_norm: weight or bias length disagrees");
+    cpu::layer_norm(y, x, w.data, b.data, eps);
+  }
+  void gelu(MatrixView<float> y) { cpu::gelu(y); }
+  void add_periodic_rows(MatrixView<float> y, MatrixView<const float> table) { cpu::add_periodic_rows(y, table); }
+  void rotate_pairs(MatrixView<float> x, int heads, int head_dim, MatrixView<const float> table) {
+    cpu::rotate_pairs(x, heads, head_dim, table);
+  }
+  void tile_attention(MatrixView<float> out, MatrixView<const float> q, MatrixView<const float> k,
+                      MatrixView<const float> v, const TileAttentionArgs& a) {
+    cpu::tile_attention(pool_, out, q, k, v, a);
+  }
+  void gather_rows(MatrixView<float> y, MatrixView<const float> x, MatrixView<const int> rows) {
+    cpu::gather_rows(y, x, rows);
+  }
+
  private:
   ThreadPool pool_;
   std::deque<AlignedBuffer<float>> owned_;  // deque: pointers stay valid as it grows
@@ -214,5 +234,7 @@ static_assert(templlm::Backend<templlm::cpu::Backend>,
               "templlm: the CPU backend must satisfy the contract of core/backend.hpp");
 static_assert(templlm::ContextBackend<templlm::cpu::Backend>,
               "templlm: the CPU backend makes contexts for other threads (new_context)");
+static_assert(templlm::VisionBackend<templlm::cpu::Backend>,
+              "templlm: the CPU backend has the vision ops of core/vision_backend.hpp");
 static_assert(templlm::BackendCache<templlm::cpu::Backend, templlm::Bf16>,
               "templlm: the CPU backend has the bf16 KV cache");

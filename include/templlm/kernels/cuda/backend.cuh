@@ -41,6 +41,7 @@
 #include "router.cuh"
 #include "sampling.cuh"
 #include "upload.cuh"
+#include "vision.cuh"
 
 namespace templlm::gpu {
 
@@ -283,6 +284,38 @@ class Backend {
   }
   /// y += x
   void add(MatrixView<float, Device> y, MatrixView<const float, Device> x) { gpu::add(stream_, y, x); }
+
+  // Vision (core/vision_backend.hpp, vision.cuh).
+  void layer_norm(MatrixView<float, Device> y, MatrixView<const float, Device> x, VectorView<const float, Device> w,
+                  VectorView<const float, Device> b, float eps) {
+    check(w.size == x.cols && b.size == x.cols, "templlm: layer_norm: weight or bias length disagrees");
+    gpu::layer_norm(stream_, y, x, w.data, b.data, eps);
+  }
+  void gelu(MatrixView<float, Device> y) { gpu::gelu(stream_, y); }
+  void add_periodic_rows(MatrixView<float, Device> y, MatrixView<const float, Device> table) {
+    gpu::add_periodic_rows(stream_, y, table);
+  }
+  void rotate_pairs(MatrixView<float, Device> x, int heads, int head_dim, MatrixView<const float, Device> table) {
+    gpu::rotate_pairs(stream_, x, heads, head_dim, table);
+  }
+  void tile_attention(MatrixView<float, Device> out, MatrixView<const float, Device> q,
+                      MatrixView<const float, Device> k, MatrixView<const float, Device> v, const TileAttentionArgs& a) {
+    gpu::tile_attention(stream_, out, q, k, v, a);
+  }
+  /// Waits: an out-of-range row index is an error here, as on the CPU (once per image encoding).
+  void gather_rows(MatrixView<float, Device> y, MatrixView<const float, Device> x, MatrixView<const int, Device> rows) {
+    gather_bad_.resize(1);
+    static constexpr int zero = 0;
+    cuda_check(cudaMemcpyAsync(gather_bad_.data(), &zero, sizeof(int), cudaMemcpyHostToDevice, stream_),
+               "cudaMemcpyAsync (gather_rows flag)");
+    gpu::gather_rows(stream_, y, x, rows, gather_bad_.data());
+    int bad = 0;
+    cuda_check(cudaMemcpyAsync(&bad, gather_bad_.data(), sizeof(int), cudaMemcpyDeviceToHost, stream_),
+               "cudaMemcpyAsync (gather_rows)");
+    cuda_check(cudaStreamSynchronize(stream_), "cudaStreamSynchronize (gather_rows)");
+    check(bad == 0, "templlm: gather_rows: a row index is out of range");
+  }
+
   /// ids[r] = the token runtime::Sampler would pick from logits row r for rows[r] (greedy arg-max,
   /// or penalties, temperature, top-k, top-p, min-p and the seeded draw; sampling.cuh), so only
   /// the ids come back to the host. runtime::Model uses it when the backend has it. Waits.
@@ -333,6 +366,7 @@ class Backend {
   DeviceBuffer<int> ids_;
   DeviceBuffer<float> decode_scratch_, ffn_scratch_;
   DeviceBuffer<float> attention_scratch_;  // split-KV decode partials (attention.cuh)
+  DeviceBuffer<int> gather_bad_;           // gather_rows' out-of-range flag
   MoeWorkspace moe_;
   MlaWorkspace mla_;
   SamplingWorkspace sampling_;
@@ -344,5 +378,7 @@ class Backend {
 
 static_assert(templlm::Backend<templlm::gpu::Backend>,
               "templlm: the CUDA backend must satisfy the contract of core/backend.hpp");
+static_assert(templlm::VisionBackend<templlm::gpu::Backend>,
+              "templlm: the CUDA backend has the vision ops of core/vision_backend.hpp");
 static_assert(templlm::ContextBackend<templlm::gpu::Backend>,
               "templlm: the CUDA backend makes contexts for other threads (new_context)");
