@@ -73,4 +73,29 @@ TEST(Llama4VisionCuda, FeaturesAndLogitsMatchTransformers) {
   EXPECT_LE(relative_error(m.score(ids, true, nullptr, {rows, features}), logits.data, M::dims.vocab), tolerance);
 }
 
+// The bf16 KV cache on the device (tests/unit/runtime/kv_cache_test.cpp on the CPU): prefill
+// exact, decode within the documented bound of the fp32 reference and visibly reading the bf16
+// cache. GPT-OSS: sliding windows with sinks through both attention paths; DeepSeek-V3: MLA
+// latents, absorbed decode and expanded prefill.
+template <class M>
+void expect_gpu_bf16_cache_within_bound(const char* dir_name) {
+  if (!has_cuda_device()) GTEST_SKIP() << "no CUDA device";
+  gpu::Backend be;
+  const auto dir = model_dir(dir_name);
+  runtime::Model<M, gpu::Backend, Bf16> bf16(be, io::WeightStore::open(dir));
+  const auto ref = load_reference(dir_name);
+  const std::int64_t v = M::dims.vocab;
+  const double prefill = relative_error(bf16.score(ref.ids, false), ref.logits.data, v);
+  const double decode = relative_error(bf16.score(ref.ids, true), ref.logits.data, v);
+  EXPECT_LE(prefill, tolerance) << dir_name;
+  EXPECT_LE(decode, 5e-2) << dir_name << ": the bound of docs/architecture.md";
+  EXPECT_GT(decode, 1e-6) << dir_name << ": decode did not read the bf16 cache";
+}
+TEST(Bf16KvCacheCuda, GptOssSlidingWindowDecodeWithinTheDocumentedBound) {
+  expect_gpu_bf16_cache_within_bound<model::GptOssTiny>("gpt-oss-tiny");
+}
+TEST(Bf16KvCacheCuda, DeepSeekMlaLatentDecodeWithinTheDocumentedBound) {
+  expect_gpu_bf16_cache_within_bound<model::DeepSeekV3Tiny>("deepseek-v3-tiny");
+}
+
 }  // namespace templlm::test

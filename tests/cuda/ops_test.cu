@@ -816,3 +816,4 @@ TEST_F(CudaOps, RouteGroupedTopkBreaksTiesTowardTheLowerIndex) {
 #include "ops/prefill_attention_tests.hpp"
 #include "ops/sampling_tests.hpp"
 #include "ops/vision_tests.hpp"
+#include "ops/step_attention_tests.hpp"

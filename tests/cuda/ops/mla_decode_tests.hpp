@@ -38,18 +38,9 @@ struct MlaKvB {
   }
 };
 
-/// The chunk's cached latents as the absorbed kernel reads them: contiguous rows (what
-/// mla_attention_batch gathers from the pages), here the prefix's own device copy.
-gpu::ChunkMlaArgs absorbed_chunk(const MlaArgs& a, std::int64_t start) {
-  gpu::ChunkMlaArgs c;
-  static_cast<MlaArgs&>(c) = a;
-  c.start = start;
-  c.absorbed = true;
-  return c;
-}
-
 /// The CPU's batched op over its pages (absorbed for one token, expanded for more: equal up to
-/// re-association) against the GPU's absorbed kernel for the chunk, called directly.
+/// re-association) against the GPU's batched op with the absorbed form for chunks of up to
+/// c.chunk tokens (the backend's own op takes it for single tokens only), reading its pages.
 void run_mla_decode_case(cpu::Backend& cpu, gpu::Backend& gpu, const MlaDecodeCase& c, std::uint32_t seed) {
   SCOPED_TRACE(c.what);
   const std::int64_t width = c.rank + c.rope, qk = c.nope + c.rope;
@@ -57,8 +48,10 @@ void run_mla_decode_case(cpu::Backend& cpu, gpu::Backend& gpu, const MlaDecodeCa
   Twin l0(gpu, std::max<std::int64_t>(c.prefix, 1), width, ++seed);
   if (c.prefix > 0) {  // fill the cache through both backends' kv_store (no values)
     const auto rows = l0.cpu().row_range(0, c.prefix);
+    const auto grows = l0.gpu().row_range(0, c.prefix);
     cache.begin(c.prefix);
     cpu.kv_store(cache.cpu_pages(), cache.cpu_batch(), rows, rows);
+    gpu.kv_store(cache.gpu_pages(), cache.gpu_batch(), grows, grows);
     cache.commit(c.prefix);
   }
   const MlaKvB kv_b(c, ++seed);
@@ -69,8 +62,9 @@ void run_mla_decode_case(cpu::Backend& cpu, gpu::Backend& gpu, const MlaDecodeCa
   cache.begin(c.chunk);
   cpu.mla_attention(out.cpu(), q.cpu(), latent.cpu(), cache.cpu_pages(), cache.cpu_batch(), kv_b.view, a);
   gpu::MlaWorkspace ws;
-  gpu::mla_attention(nullptr, gpu.stream(), ws, out.gpu(), q.gpu(), latent.gpu(), l0.gpu().data, width,
-                     gpu.upload(kv_b.view), absorbed_chunk(a, c.prefix));
+  gpu::mla_attention_batch(nullptr, gpu.stream(), ws, out.gpu(), q.gpu(), latent.gpu(), cache.gpu_pages(),
+                           cache.gpu_batch(), gpu.upload(kv_b.view), a, c.chunk);
+  EXPECT_EQ(ws.w.capacity(), 0u) << "the expanded form ran";
   EXPECT_LE(out.error(gpu), op_tolerance);
 }
 
@@ -127,14 +121,16 @@ TEST_F(CudaOps, MlaDecodeReadsKvBAsStoredAndKeepsItsScratch) {
     const MlaArgs a{c.heads, c.nope, c.rope, c.v, c.rank, 0.2f, true};
     KvTwin cache(cpu_, gpu(), {width, 0, cfg::Mixer::full, 0});
     const auto rows = l0.cpu().row_range(0, prefix);
+    const auto grows = l0.gpu().row_range(0, prefix);
     cache.begin(prefix);
     cpu_.kv_store(cache.cpu_pages(), cache.cpu_batch(), rows, rows);
+    gpu().kv_store(cache.gpu_pages(), cache.gpu_batch(), grows, grows);
     cache.commit(prefix);
     cache.begin(1);
     cpu_.mla_attention(out.cpu(), q.cpu(), latent.cpu(), cache.cpu_pages(), cache.cpu_batch(), kv_b.view, a);
     const float* partials = ws.absorbed.partials.data();
-    gpu::mla_attention(nullptr, gpu().stream(), ws, out.gpu(), q.gpu(), latent.gpu(), l0.gpu().data, width, dkv_b,
-                       absorbed_chunk(a, prefix));
+    gpu::mla_attention_batch(nullptr, gpu().stream(), ws, out.gpu(), q.gpu(), latent.gpu(), cache.gpu_pages(),
+                             cache.gpu_batch(), dkv_b, a, 1);
     EXPECT_LE(out.error(gpu()), op_tolerance);
     EXPECT_EQ(ws.w.capacity(), 0u) << "kv_b decoded to fp32";
     if (prefix == 40) EXPECT_EQ(ws.absorbed.partials.data(), partials) << "the scratch only grows";

@@ -1,12 +1,15 @@
 // SPDX-License-Identifier: Apache-2.0
 /// \file kernels/cuda/attention.cuh
-/// Attention for one sequence chunk and the batched KV-cache store, the device twins of
+/// Attention for a whole step and the batched KV-cache store, the device twins of
 /// kernels/cpu/attention.hpp (same masks, sinks, paged caches through KvLayerView::slot, keys of
 /// the chunk itself read from k_new/v_new, masks from first_visible_key in core/op_args.hpp, the
-/// CPU's own definition). Two paths:
+/// CPU's own definition; fp32 or bf16 cache elements, widened on load). Each kernel is launched
+/// once for every chunk of the step (blockIdx.z = chunk; a block of a chunk that belongs to the
+/// other path, or past its chunk's rows or keys, returns at once). Two paths, chosen per chunk
+/// by its token count (decode_max_tokens):
 /// - prefill (many query rows): flash_attention.cuh, tiled over query rows and keys, the query
 ///   heads of one KV head in one block.
-/// - decode (few query rows, decode_attention_applies): flash-decoding. The visible key range is
+/// - decode (few query rows): flash-decoding. The visible key range is
 ///   split into partitions of decode_partition keys; one block per (partition, KV head) handles
 ///   every query row (token, head) of that KV head, so each cached key and value is read from
 ///   memory once per step, and writes a partial (max, sum, unnormalised output) per row; a second
@@ -74,43 +77,75 @@ inline bool decode_attention_applies(std::int64_t n, const AttentionArgs& a) {
   return n == 1 || n * (a.heads / a.kv_heads) <= decode_block_rows(a);
 }
 
+/// The most tokens a chunk may have to take the decode path (decode_attention_applies is n <=
+/// this), what both kernels of a step compare each chunk's token count against.
+inline std::int64_t decode_max_tokens(const AttentionArgs& a) {
+  return std::max<std::int64_t>(1, decode_block_rows(a) / (a.heads / a.kv_heads));
+}
+
 struct DecodeParams {
-  float* acc;              // [n * heads][partitions][v_dim], unnormalised, relative to m
-  float* m;                // [n * heads][partitions] running max (-inf: no visible key)
-  float* l;                // [n * heads][partitions] sum of exp(s - m)
-  std::int64_t n;          // query rows of the chunk (tokens)
-  std::int64_t lo;         // first key of partition 0: first_visible_key(start)
-  std::int64_t partitions;
-  int rows;                // query rows per block
-  int row_blocks;          // blocks per KV head along the rows
+  float* acc;              // [chunks][tokens * heads][partitions][v_dim], relative to m
+  float* m;                // [chunks][tokens * heads][partitions] running max (-inf: no key)
+  float* l;                // [chunks][tokens * heads][partitions] sum of exp(s - m)
+  std::int64_t max_tokens;   // chunks of up to this many tokens are this path's
+  std::int64_t tokens;       // the most tokens of any of its chunks (the layout of m, l, acc)
+  std::int64_t partitions;   // the most partitions of any of its chunks (the stride of m, l, acc)
+  int block_rows;            // query rows per block at most: the most any of its chunks has (at
+                             // most decode_block_rows; the shared-memory layout)
+  int row_blocks;            // the most row blocks per KV head of any of its chunks
 };
 
-/// grid (partitions, kv_heads * row_blocks); block decode_threads. Row r of KV head g's block b
-/// is the query (token, head) = ((b * rows + r) / group, g * group + (b * rows + r) % group).
+/// A decode chunk's rows per block (block_rows or fewer when the chunk has fewer), row blocks
+/// per KV head and key partitions, the same on the host (sizing the grid) and in the kernels.
+struct DecodeShape {
+  int rows;
+  std::int64_t row_blocks, lo, partitions;
+};
+TEMPLLM_HOST_DEVICE inline DecodeShape decode_shape(const ChunkAttentionArgs& a, std::int64_t n, int block_rows) {
+  const std::int64_t group = a.heads / a.kv_heads;
+  const int rows = n * group < block_rows ? static_cast<int>(n * group) : block_rows;
+  const std::int64_t lo = first_visible_key(a, a.start);  // non-decreasing: the chunk's smallest
+  return {rows, ceil_div(n * group, std::int64_t(rows)), lo, ceil_div(a.start + n - lo, decode_partition)};
+}
+
+/// grid (partitions, kv_heads * row_blocks, chunks); block decode_threads. Row r of KV head g's
+/// block b of chunk c is the query (token, head) = ((b * rows + r) / group, g * group + (b * rows
+/// + r) % group) of the chunk; a block past its chunk's partitions or row blocks, or of a
+/// prefill chunk, returns at once.
 /// Per key tile: the tile of keys is staged in shared memory (read once), each warp scores its
 /// rows with lanes across keys and updates their online softmax; then the tile of values is
 /// staged and each thread accumulates its value dims for every row.
+template <class T>
 __global__ void __launch_bounds__(decode_threads)
-    decode_attention_kernel(AttentionParams p, KvLayerView cache, ChunkAttentionArgs a, DecodeParams d) {
+    decode_attention_kernel(AttentionParams step, StepKv<T> kv, AttentionArgs args, DecodeParams d) {
   extern __shared__ float decode_shared[];
+  const int chunk = static_cast<int>(blockIdx.z);
+  const StepChunk ch = kv.chunks[chunk];
+  if (ch.tokens > d.max_tokens || ch.tokens == 0) return;  // a prefill chunk: flash_attention's
+  const ChunkAttentionArgs a = for_chunk(args, ch.start);
+  const AttentionParams p = step.from_row(ch.first_row);
+  const KvLayerView<T> cache = kv.chunk(chunk);
+  const DecodeShape shape = decode_shape(a, ch.tokens, d.block_rows);
+  const int kvh = static_cast<int>(blockIdx.y) / d.row_blocks;
+  const std::int64_t block = blockIdx.y % unsigned(d.row_blocks), part = blockIdx.x;
+  if (block >= shape.row_blocks || part >= shape.partitions) return;
   const int group = a.heads / a.kv_heads, dk = a.head_dim, dv = a.v_dim;
   const int stride = decode_stride(dk, dv);
-  const int kvh = static_cast<int>(blockIdx.y) / d.row_blocks;
-  const std::int64_t row0 = std::int64_t(blockIdx.y % unsigned(d.row_blocks)) * d.rows;
-  const std::int64_t rows_left = d.n * group - row0;
-  const int rows = rows_left < d.rows ? static_cast<int>(rows_left) : d.rows;
-  float* sq = decode_shared;                        // (rows, dk)
-  float* skv = sq + std::int64_t(d.rows) * dk;      // (tile, stride): keys, then values
+  const std::int64_t n = ch.tokens, row0 = block * shape.rows;
+  const std::int64_t rows_left = n * group - row0;
+  const int rows = rows_left < shape.rows ? static_cast<int>(rows_left) : shape.rows;
+  float* sq = decode_shared;                           // (rows, dk)
+  float* skv = sq + std::int64_t(d.block_rows) * dk;   // (tile, stride): keys, then values
   float* sp = skv + decode_tile * stride;           // (max_rows, tile): exp(s - m)
   float* sc = sp + decode_max_rows * decode_tile;   // (max_rows): rescale of the old sums
   const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
-  const std::int64_t part = blockIdx.x, k0 = d.lo + part * decode_partition;
-  const std::int64_t end = a.start + d.n;           // one past the last key of the chunk
+  const std::int64_t k0 = shape.lo + part * decode_partition;
+  const std::int64_t end = a.start + n;             // one past the last key of the chunk
   const std::int64_t k1 = k0 + decode_partition < end ? k0 + decode_partition : end;
   auto query_row = [&](int r) { return row0 + r; };  // index among the KV head's n * group rows
-  auto out_row = [&](int r) {                        // index among the chunk's n * heads rows
+  auto out_row = [&](int r) {                        // index among the step's partial rows
     const std::int64_t g = query_row(r);
-    return (g / group) * a.heads + std::int64_t(kvh) * group + g % group;
+    return std::int64_t(chunk) * d.tokens * a.heads + (g / group) * a.heads + std::int64_t(kvh) * group + g % group;
   };
 
   for (int i = tid; i < rows * dk; i += decode_threads) {
@@ -143,7 +178,7 @@ __global__ void __launch_bounds__(decode_threads)
       const std::int64_t j = j0 + jj;
       skv[jj * stride + c] = j >= a.start
                                  ? p.k_new[(j - a.start) * p.k_stride + std::int64_t(kvh) * dk + c]
-                                 : cache.k[cache.slot(j) * cache.k_width + std::int64_t(kvh) * dk + c];
+                                 : cache.key(j, std::int64_t(kvh) * dk + c);
     }
     __syncthreads();
     const std::int64_t j = j0 + lane;
@@ -183,7 +218,7 @@ __global__ void __launch_bounds__(decode_threads)
       const std::int64_t jv = j0 + jj;
       skv[jj * stride + c] = jv >= a.start
                                  ? p.v_new[(jv - a.start) * p.v_stride + std::int64_t(kvh) * dv + c]
-                                 : cache.v[cache.slot(jv) * cache.v_width + std::int64_t(kvh) * dv + c];
+                                 : cache.value(jv, std::int64_t(kvh) * dv + c);
     }
     __syncthreads();
 #pragma unroll
@@ -222,16 +257,23 @@ __global__ void __launch_bounds__(decode_threads)
   }
 }
 
-/// grid (heads, tokens); block decode_threads. out = sum_p acc_p e^(m_p - M) /
+/// grid (heads, max_tokens, chunks); block decode_threads. out = sum_p acc_p e^(m_p - M) /
 /// (sum_p l_p e^(m_p - M) + e^(sink - M)), M the largest of the m_p and the sink: the standard
-/// log-sum-exp combine, the sink counted once.
+/// log-sum-exp combine, the sink counted once. Partitions a chunk does not have were never
+/// written: only its own are read.
 __global__ void __launch_bounds__(decode_threads)
-    decode_merge_kernel(AttentionParams p, AttentionArgs a, DecodeParams d) {
+    decode_merge_kernel(AttentionParams step, const StepChunk* chunks, AttentionArgs args, DecodeParams d) {
   __shared__ float factor[decode_threads];
+  const StepChunk ch = chunks[blockIdx.z];
+  const std::int64_t t = blockIdx.y;
+  if (ch.tokens > d.max_tokens || t >= ch.tokens) return;
+  const AttentionArgs a = args;
+  const std::int64_t parts = decode_shape(for_chunk(args, ch.start), ch.tokens, d.block_rows).partitions;
   const int h = blockIdx.x, tid = threadIdx.x;
-  const std::int64_t t = blockIdx.y, row = t * a.heads + h, parts = d.partitions;
-  const float* m = d.m + row * parts;
-  const float* l = d.l + row * parts;
+  const std::int64_t row = (std::int64_t(blockIdx.z) * d.tokens + t) * a.heads + h, stride = d.partitions;
+  const AttentionParams p = step.from_row(ch.first_row);
+  const float* m = d.m + row * stride;
+  const float* l = d.l + row * stride;
   const bool sink = a.sinks != nullptr;
   float big = sink ? a.sinks[h] : -INFINITY;
   for (std::int64_t q = 0; q < parts; ++q)
@@ -252,7 +294,7 @@ __global__ void __launch_bounds__(decode_threads)
     for (int s = 0; s < decode_slots; ++s) {
       const int c = tid + decode_threads * s;
       if (c < a.v_dim)
-        for (int k = 0; k < count; ++k) sum[s] += d.acc[((row * parts) + q0 + k) * a.v_dim + c] * factor[k];
+        for (int k = 0; k < count; ++k) sum[s] += d.acc[((row * stride) + q0 + k) * a.v_dim + c] * factor[k];
     }
   }
   float* o = p.out + t * p.out_stride + std::int64_t(h) * a.v_dim;            // (Dv)
@@ -263,65 +305,75 @@ __global__ void __launch_bounds__(decode_threads)
   }
 }
 
-/// The decode path for n query rows (decode_attention_applies). The partials live in `scratch`,
-/// the backend's grow-only buffer: no allocation per step once it has reached the longest context.
-inline void decode_attention(cudaStream_t stream, DeviceBuffer<float>& scratch, const AttentionParams& p,
-                             const KvLayerView& cache, const ChunkAttentionArgs& a, std::int64_t n) {
-  const int group = a.heads / a.kv_heads;
-  const int rows = static_cast<int>(std::min<std::int64_t>(decode_block_rows(a), n * group));
-  const std::int64_t row_blocks = ceil_div(n * group, rows);
-  const std::int64_t lo = first_visible_key(a, a.start);  // non-decreasing: the chunk's smallest
-  const std::int64_t partitions = ceil_div(a.start + n - lo, decode_partition);
-  const std::int64_t out_rows = n * a.heads;
-  const std::size_t floats = static_cast<std::size_t>(out_rows * partitions * (a.v_dim + 2));
-  scratch.resize(floats);
+/// The decode path for the step's chunks of up to decode_max_tokens tokens (`shapes`: what
+/// decode_shape gives for each, computed by the caller). The partials live in `scratch`, the
+/// backend's grow-only buffer: no allocation per step once it has reached the longest context.
+/// Like vLLM's paged attention v2, the partials are laid out for the step's most partitions.
+template <class T>
+void decode_attention(cudaStream_t stream, DeviceBuffer<float>& scratch, const AttentionParams& p,
+                      const StepKv<T>& kv, const KvBatch& batch, const AttentionArgs& a) {
+  const std::int64_t max_tokens = decode_max_tokens(a);
+  const int block_rows = decode_block_rows(a);
+  std::int64_t tokens = 0, partitions = 0, row_blocks = 0;
+  int rows = 0;
+  for (const StepChunk& ch : batch.chunks) {
+    if (ch.tokens > max_tokens || ch.tokens == 0) continue;
+    const DecodeShape s = decode_shape(for_chunk(a, ch.start), ch.tokens, block_rows);
+    tokens = std::max(tokens, ch.tokens);
+    partitions = std::max(partitions, s.partitions);
+    row_blocks = std::max(row_blocks, s.row_blocks);
+    rows = std::max(rows, s.rows);
+  }
+  if (tokens == 0) return;  // no decode chunk in this step
+  const std::int64_t chunks = std::int64_t(batch.chunks.size());
+  const std::int64_t out_rows = chunks * tokens * a.heads;
+  scratch.resize(static_cast<std::size_t>(out_rows * partitions * (a.v_dim + 2)));
   float* acc = scratch.data();
-  const DecodeParams d{acc,
-                       acc + out_rows * partitions * a.v_dim,
-                       acc + out_rows * partitions * (a.v_dim + 1),
-                       n,
-                       lo,
-                       partitions,
-                       rows,
-                       static_cast<int>(row_blocks)};
+  const DecodeParams d{acc,       acc + out_rows * partitions * a.v_dim, acc + out_rows * partitions * (a.v_dim + 1),
+                       max_tokens, tokens, partitions, rows, static_cast<int>(row_blocks)};
   const dim3 grid(grid_dim(partitions, max_grid_x, "attention"),
-                  grid_dim(a.kv_heads * row_blocks, max_grid_yz, "attention"));
+                  grid_dim(a.kv_heads * row_blocks, max_grid_yz, "attention"),
+                  grid_dim(chunks, max_grid_yz, "attention"));
   const auto shared = static_cast<std::size_t>(decode_shared_floats(rows, a.head_dim, a.v_dim)) * sizeof(float);
-  decode_attention_kernel<<<grid, decode_threads, shared, stream>>>(p, cache, a, d);
+  decode_attention_kernel<T><<<grid, decode_threads, shared, stream>>>(p, kv, a, d);
   launch_check("decode_attention_kernel");
-  const dim3 merge_grid(grid_dim(a.heads, max_grid_x, "attention"), grid_dim(n, max_grid_yz, "attention"));
-  decode_merge_kernel<<<merge_grid, decode_threads, 0, stream>>>(p, a, d);
+  const dim3 merge_grid(grid_dim(a.heads, max_grid_x, "attention"), grid_dim(tokens, max_grid_yz, "attention"),
+                        grid_dim(chunks, max_grid_yz, "attention"));
+  decode_merge_kernel<<<merge_grid, decode_threads, 0, stream>>>(p, batch.device_chunks, a, d);
   launch_check("decode_merge_kernel");
 }
 
 /// grid (rows); threads over the k and v widths. Row r is position start + r - first_row of its
-/// chunk; positions whose page is not allocated (out of every window) are not stored.
-__global__ void kv_store_kernel(KvPages<float, Device> cache, KvBatch batch, const float* k_new,
-                                std::int64_t k_stride, const float* v_new, std::int64_t v_stride) {
+/// chunk; positions whose page is not allocated (out of every window) are not stored. Elements
+/// are rounded to the cache's type (kv_put).
+template <class T>
+__global__ void kv_store_kernel(KvPages<T, Device> cache, KvBatch batch, const float* k_new, std::int64_t k_stride,
+                                const float* v_new, std::int64_t v_stride) {
   const std::int64_t r = blockIdx.x;
   const int c = batch.device_row_chunk[r];
   const StepChunk ch = batch.device_chunks[c];
   const std::int64_t slot = batch.tables.slot(c, ch.start + r - ch.first_row);
   if (slot < 0) return;
   for (std::int64_t i = threadIdx.x; i < cache.k_width; i += blockDim.x)
-    cache.k[slot * cache.k_width + i] = k_new[r * k_stride + i];
+    kv_put(cache.k[slot * cache.k_width + i], k_new[r * k_stride + i]);
   for (std::int64_t i = threadIdx.x; i < cache.v_width; i += blockDim.x)
-    cache.v[slot * cache.v_width + i] = v_new[r * v_stride + i];
+    kv_put(cache.v[slot * cache.v_width + i], v_new[r * v_stride + i]);
 }
 
 }  // namespace detail
 
-/// out [T, heads * v_dim] = softmax(q k^T * scale, masked) v for the chunk at a.start: the
-/// decode path for few query rows (detail::decode_attention_applies; its partials in `scratch`),
-/// detail::flash_attention otherwise.
-inline void attention(cudaStream_t stream, DeviceBuffer<float>& scratch, MatrixView<float, Device> out,
-                      MatrixView<const float, Device> q, MatrixView<const float, Device> k_new,
-                      MatrixView<const float, Device> v_new, const KvLayerView& cache,
-                      const ChunkAttentionArgs& a) {
+/// out [rows, heads * v_dim] = softmax(q k^T * scale, masked) v for every chunk of the step at
+/// once: one decode launch (and its merge) for the chunks of up to detail::decode_max_tokens
+/// tokens, one flash launch for the longer ones; the decode partials in `scratch`.
+template <class T>
+void attention(cudaStream_t stream, DeviceBuffer<float>& scratch, MatrixView<float, Device> out,
+               MatrixView<const float, Device> q, MatrixView<const float, Device> k_new,
+               MatrixView<const float, Device> v_new, const KvPages<T, Device>& pages, const KvBatch& batch,
+               const AttentionArgs& a) {
   const std::int64_t n = q.rows;
-  check(q.cols == std::int64_t(a.heads) * a.head_dim &&
-            out.cols == std::int64_t(a.heads) * a.v_dim && out.rows == n && k_new.rows == n &&
-            v_new.rows == n && a.kv_heads > 0 && a.heads % a.kv_heads == 0,
+  check(q.cols == std::int64_t(a.heads) * a.head_dim && out.cols == std::int64_t(a.heads) * a.v_dim &&
+            out.rows == n && k_new.rows == n && v_new.rows == n && n == batch.rows && a.kv_heads > 0 &&
+            a.heads % a.kv_heads == 0,
         "templlm: attention: shapes disagree");
   if (a.head_dim > detail::attention_max_dim || a.v_dim > detail::attention_max_dim)
     throw Unsupported("templlm: attention: the CUDA kernel handles head dims up to " +
@@ -331,22 +383,21 @@ inline void attention(cudaStream_t stream, DeviceBuffer<float>& scratch, MatrixV
   if (n == 0) return;
   const detail::AttentionParams p{out.data,   out.stride,   q.data,     q.stride,
                                   k_new.data, k_new.stride, v_new.data, v_new.stride};
-  if (detail::decode_attention_applies(n, a)) {
-    detail::decode_attention(stream, scratch, p, cache, a, n);
-    return;
-  }
-  detail::flash_attention(stream, p, cache, a, n);
+  const StepKv<T> kv = step_kv(pages, batch);
+  detail::decode_attention(stream, scratch, p, kv, batch, a);
+  detail::flash_attention(stream, p, kv, batch, a, detail::decode_max_tokens(a));
 }
 
 /// Stores every row of the step at its position in its chunk's pages (one launch for the batch;
 /// v_new is not read when the cache has no values).
-inline void kv_store(cudaStream_t stream, const KvPages<float, Device>& cache, const KvBatch& batch,
-                     MatrixView<const float, Device> k_new, MatrixView<const float, Device> v_new) {
+template <class T>
+void kv_store(cudaStream_t stream, const KvPages<T, Device>& cache, const KvBatch& batch,
+              MatrixView<const float, Device> k_new, MatrixView<const float, Device> v_new) {
   check(k_new.rows == batch.rows && k_new.cols >= cache.k_width &&
             (cache.v_width == 0 || (v_new.rows == batch.rows && v_new.cols >= cache.v_width)),
         "templlm: kv_store: shapes disagree");
   if (batch.rows == 0) return;
-  detail::kv_store_kernel<<<detail::grid_dim(batch.rows, detail::max_grid_x, "kv_store"), 256, 0, stream>>>(
+  detail::kv_store_kernel<T><<<detail::grid_dim(batch.rows, detail::max_grid_x, "kv_store"), 256, 0, stream>>>(
       cache, batch, k_new.data, k_new.stride, v_new.data, v_new.stride);
   launch_check("kv_store_kernel");
 }

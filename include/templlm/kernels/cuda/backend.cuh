@@ -207,27 +207,15 @@ class Backend {
     check(positions.size() == x.rows, "templlm: scale_rows_by_position: shapes disagree");
     gpu::scale_rows_by_position(stream_, x, positions.data, floor_scale, attn_scale);
   }
-  /// The whole step: each chunk's rows run the decode or flash kernel over its pages. The fp32
-  /// cache only (a bf16 cache on the GPU is the next step, docs/backends.md).
-  template <class T>
-    requires std::same_as<T, float>
+  /// The whole step in one launch per path (attention.cuh): decode chunks and prefill chunks,
+  /// each reading its pages through the step's page tables; fp32 or bf16 cache elements.
+  template <KvElement T>
   void attention(MatrixView<float, Device> out, MatrixView<const float, Device> q,
                  MatrixView<const float, Device> k_new, MatrixView<const float, Device> v_new,
                  const KvPages<T, Device>& cache, const KvBatch& batch, const AttentionArgs& a) {
-    check(q.rows == batch.rows && out.rows == batch.rows && k_new.rows == batch.rows && v_new.rows == batch.rows,
-          "templlm: attention: shapes disagree");
-    for (std::size_t c = 0; c < batch.chunks.size(); ++c) {
-      const StepChunk& ch = batch.chunks[c];
-      ChunkAttentionArgs args;
-      static_cast<AttentionArgs&>(args) = a;
-      args.start = ch.start;
-      auto rows = [&](auto m) { return m.row_range(ch.first_row, ch.tokens); };
-      gpu::attention(stream_, attention_scratch_, rows(out), rows(q), rows(k_new), rows(v_new),
-                     chunk_view(cache, batch, int(c)), args);
-    }
+    gpu::attention(stream_, attention_scratch_, out, q, k_new, v_new, cache, batch, a);
   }
-  template <class T>
-    requires std::same_as<T, float>
+  template <KvElement T>
   void kv_store(const KvPages<T, Device>& cache, const KvBatch& batch, MatrixView<const float, Device> k_new,
                 MatrixView<const float, Device> v_new) {
     gpu::kv_store(stream_, cache, batch, k_new, v_new);
@@ -261,12 +249,12 @@ class Backend {
     gpu::rope_part(stream_, x, heads, head_stride, offset, positions.data, table.inv_freq, table.half,
                    table.attention_factor, table.layout);
   }
-  template <class T>
-    requires std::same_as<T, float>
+  /// Single-token chunks take the absorbed form when the layer asks for it (as on the CPU).
+  template <KvElement T>
   void mla_attention(MatrixView<float, Device> out, MatrixView<const float, Device> q,
                      MatrixView<const float, Device> latent_new, const KvPages<T, Device>& cache,
                      const KvBatch& batch, const WeightView<Device>& kv_b, const MlaArgs& a) {
-    gpu::mla_attention_batch(blas_, stream_, mla_, out, q, latent_new, cache, batch, kv_b, a);
+    gpu::mla_attention_batch(blas_, stream_, mla_, out, q, latent_new, cache, batch, kv_b, a, a.absorb_decode ? 1 : 0);
   }
   /// bias: [E] from upload_f32, or empty.
   void route_grouped_topk(MatrixView<int, Device> ids, MatrixView<float, Device> weights,
@@ -380,5 +368,7 @@ static_assert(templlm::Backend<templlm::gpu::Backend>,
               "templlm: the CUDA backend must satisfy the contract of core/backend.hpp");
 static_assert(templlm::VisionBackend<templlm::gpu::Backend>,
               "templlm: the CUDA backend has the vision ops of core/vision_backend.hpp");
+static_assert(templlm::BackendCache<templlm::gpu::Backend, templlm::Bf16>,
+              "templlm: the CUDA backend has the bf16 KV cache");
 static_assert(templlm::ContextBackend<templlm::gpu::Backend>,
               "templlm: the CUDA backend makes contexts for other threads (new_context)");

@@ -3,7 +3,7 @@
 /// The prefill path of gpu::attention (attention.cuh): flash-style attention tiled over queries
 /// and keys, in fp32 only (the exactness path: the CPU backend within 1e-5). FlashAttention-2's
 /// loop shape, our own code:
-/// - one block per (tile of query rows, KV head). A KV head's query rows are its (token, head)
+/// - one block per (tile of query rows, KV head, chunk of the step), one launch for the step. A KV head's query rows are its (token, head)
 ///   pairs in token-major order, so a block holds `block_rows / group` whole tokens with all
 ///   `group` query heads of that KV head, and every K/V element staged in shared memory serves
 ///   all of its rows. A group wider than a block splits one token over several blocks.
@@ -43,6 +43,11 @@ struct AttentionParams {
   std::int64_t k_stride;
   const float* v_new;
   std::int64_t v_stride;
+  /// The same matrices from packed row r (a chunk's first row) on.
+  __host__ __device__ AttentionParams from_row(std::int64_t r) const {
+    return {out + r * out_stride, out_stride, q + r * q_stride, q_stride,
+            k_new + r * k_stride, k_stride,   v_new + r * v_stride, v_stride};
+  }
 };
 
 inline constexpr int flash_threads = 128;
@@ -90,25 +95,48 @@ inline int flash_block_rows(const AttentionArgs& a) {
   return group <= fit ? fit / group * group : fit;
 }
 
-/// grid (row blocks, kv_heads); block flash_threads; DimSlots * flash_col_threads >= v_dim.
-/// Row r of KV head g's row block b (blockIdx.x counts them from the last) is the query
-/// (token, head) = (x / group, g * group + x % group) with x = b * block_rows + r.
-template <int DimSlots>
+/// A prefill chunk's query rows per block (the layer's flash_block_rows, fewer when the chunk has
+/// fewer) and row blocks per KV head, the same on the host and in the kernel.
+struct FlashShape {
+  int rows;
+  std::int64_t row_blocks;
+};
+__host__ __device__ inline FlashShape flash_shape(std::int64_t n, int group, int block_rows) {
+  const int rows = n * group < block_rows ? static_cast<int>(n * group) : block_rows;
+  return {rows, ceil_div(n * group, std::int64_t(rows))};
+}
+
+/// grid (row blocks, kv_heads, chunks); block flash_threads; DimSlots * flash_col_threads >=
+/// v_dim. Row r of KV head g's row block b of chunk c (blockIdx.x counts them from the last) is
+/// the chunk's query (token, head) = (x / group, g * group + x % group) with x = b * rows + r.
+/// Chunks of up to decode_tokens tokens are the decode kernel's: their blocks return at once,
+/// as do blocks past their chunk's row blocks.
+template <int DimSlots, class T>
 __global__ void __launch_bounds__(flash_threads)
-    flash_attention_kernel(AttentionParams p, KvLayerView cache, ChunkAttentionArgs a, std::int64_t n, int block_rows) {
+    flash_attention_kernel(AttentionParams step, StepKv<T> kv, AttentionArgs args, std::int64_t decode_tokens,
+                           int block_rows, int layout_rows) {
   extern __shared__ float flash_shared[];
   __shared__ FlashSharedStorage s;
-  const int group = a.heads / a.kv_heads, dk = a.head_dim, dv = a.v_dim;
+  const int chunk = static_cast<int>(blockIdx.z);
+  const StepChunk ch = kv.chunks[chunk];
+  if (ch.tokens <= decode_tokens) return;
+  const int group = args.heads / args.kv_heads, dk = args.head_dim, dv = args.v_dim;
+  const std::int64_t n = ch.tokens;
+  const FlashShape shape = flash_shape(n, group, block_rows);
+  if (blockIdx.x >= shape.row_blocks) return;
+  const ChunkAttentionArgs a = for_chunk(args, ch.start);
+  const AttentionParams p = step.from_row(ch.first_row);
+  const KvLayerView<T> cache = kv.chunk(chunk);
   const int qs = flash_q_stride(dk), kvs = flash_kv_stride(dk, dv);
-  float* sq = flash_shared;                               // (block_rows, qs)
-  float* skv = sq + std::int64_t(block_rows) * qs;        // (flash_tile, kvs): keys, then values
+  float* sq = flash_shared;                               // (layout_rows, qs)
+  float* skv = sq + std::int64_t(layout_rows) * qs;       // (flash_tile, kvs): keys, then values
   const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
   const int tr = tid / flash_col_threads, tc = tid % flash_col_threads;
   const int kvh = static_cast<int>(blockIdx.y);
   // The last row blocks see the most keys: they start first, so the long tail is short ones.
-  const std::int64_t row0 = std::int64_t(gridDim.x - 1 - blockIdx.x) * block_rows;
+  const std::int64_t row0 = (shape.row_blocks - 1 - blockIdx.x) * shape.rows;
   const std::int64_t rows_left = n * group - row0;
-  const int rows = rows_left < block_rows ? static_cast<int>(rows_left) : block_rows;
+  const int rows = rows_left < shape.rows ? static_cast<int>(rows_left) : shape.rows;
   auto token = [&](int r) { return (row0 + r) / group; };
   auto head = [&](int r) { return kvh * group + static_cast<int>((row0 + r) % group); };
   // Keys [lo, hi]: from the first key the block's first token sees (first_visible_key is
@@ -151,7 +179,7 @@ __global__ void __launch_bounds__(flash_threads)
       const int jj = i / dk, c = i % dk;
       const std::int64_t j = j0 + jj;
       skv[jj * kvs + c] = j >= a.start ? p.k_new[(j - a.start) * p.k_stride + std::int64_t(kvh) * dk + c]
-                                       : cache.k[cache.slot(j) * cache.k_width + std::int64_t(kvh) * dk + c];
+                                       : cache.key(j, std::int64_t(kvh) * dk + c);
     }
     __syncthreads();  // keys staged (and, the first time, the query rows and masks)
     float dot[flash_thread_rows][flash_thread_keys];
@@ -204,7 +232,7 @@ __global__ void __launch_bounds__(flash_threads)
       const int jj = i / dv, c = i % dv;
       const std::int64_t jv = j0 + jj;
       skv[jj * kvs + c] = jv >= a.start ? p.v_new[(jv - a.start) * p.v_stride + std::int64_t(kvh) * dv + c]
-                                        : cache.v[cache.slot(jv) * cache.v_width + std::int64_t(kvh) * dv + c];
+                                        : cache.value(jv, std::int64_t(kvh) * dv + c);
     }
     __syncthreads();  // probabilities, rescale factors and values staged
 
@@ -250,21 +278,31 @@ __global__ void __launch_bounds__(flash_threads)
   }
 }
 
-/// The prefill path for n query tokens: one launch, the kernel instantiated for the value dims
-/// (DimSlots = 4, 8, 16 for v_dim up to 64, 128, 256) so small heads keep fewer registers.
-inline void flash_attention(cudaStream_t stream, const AttentionParams& p, const KvLayerView& cache,
-                            const ChunkAttentionArgs& a, std::int64_t n) {
-  const int group = a.heads / a.kv_heads;
-  const int rows = static_cast<int>(std::min<std::int64_t>(flash_block_rows(a), n * group));
-  const dim3 grid(grid_dim(ceil_div(n * group, rows), max_grid_x, "attention"),
-                  grid_dim(a.kv_heads, max_grid_yz, "attention"));
+/// The prefill path for the step's chunks of more than decode_tokens tokens: one launch, the
+/// kernel instantiated for the value dims (DimSlots = 4, 8, 16 for v_dim up to 64, 128, 256) so
+/// small heads keep fewer registers.
+template <class T>
+void flash_attention(cudaStream_t stream, const AttentionParams& p, const StepKv<T>& kv, const KvBatch& batch,
+                     const AttentionArgs& a, std::int64_t decode_tokens) {
+  const int group = a.heads / a.kv_heads, block_rows = flash_block_rows(a);
+  std::int64_t row_blocks = 0;
+  int rows = 0;
+  for (const StepChunk& ch : batch.chunks) {
+    if (ch.tokens <= decode_tokens) continue;
+    const FlashShape shape = flash_shape(ch.tokens, group, block_rows);
+    row_blocks = std::max(row_blocks, shape.row_blocks);
+    rows = std::max(rows, shape.rows);
+  }
+  if (row_blocks == 0) return;  // no prefill chunk in this step
+  const dim3 grid(grid_dim(row_blocks, max_grid_x, "attention"), grid_dim(a.kv_heads, max_grid_yz, "attention"),
+                  grid_dim(std::int64_t(batch.chunks.size()), max_grid_yz, "attention"));
   const auto shared = static_cast<std::size_t>(flash_shared_floats(rows, a.head_dim, a.v_dim)) * sizeof(float);
   if (a.v_dim <= 4 * flash_col_threads)
-    flash_attention_kernel<4><<<grid, flash_threads, shared, stream>>>(p, cache, a, n, rows);
+    flash_attention_kernel<4, T><<<grid, flash_threads, shared, stream>>>(p, kv, a, decode_tokens, block_rows, rows);
   else if (a.v_dim <= 8 * flash_col_threads)
-    flash_attention_kernel<8><<<grid, flash_threads, shared, stream>>>(p, cache, a, n, rows);
+    flash_attention_kernel<8, T><<<grid, flash_threads, shared, stream>>>(p, kv, a, decode_tokens, block_rows, rows);
   else
-    flash_attention_kernel<16><<<grid, flash_threads, shared, stream>>>(p, cache, a, n, rows);
+    flash_attention_kernel<16, T><<<grid, flash_threads, shared, stream>>>(p, kv, a, decode_tokens, block_rows, rows);
   launch_check("flash_attention_kernel");
 }
 

@@ -3,12 +3,15 @@
 /// Multi-head latent attention (DeepSeek-V3) over the latent cache and its store, the device
 /// twins of kernels/cpu/mla.hpp, with the same cache layout: per position the normalised latent
 /// c (rank floats) then the roped shared key k_pe (rope floats).
-/// - absorbed form (decode): mla_decode.cuh, flash-decoding over the latents with W_UK folded
-///   into the query and W_UV into the output, kv_b read where it is stored.
-/// - expanded form (prefill, HF's): kv_b decoded to fp32 once per call, k_nope | v of every
-///   visible position with one cuBLAS GEMM per source (cache, chunk), then one block per
-///   (token, head), its warps splitting the positions, each an online softmax, merged at the end
-///   (as attention.cuh). Correctness first: no tiling.
+/// - absorbed form (decode): mla_decode.cuh, flash-decoding over the latents in their pages with
+///   W_UK folded into the query and W_UV into the output, kv_b read where it is stored; one set
+///   of launches for all the step's single-token chunks.
+/// - expanded form (prefill, HF's), per chunk: the chunk's cached latents gathered from the pages
+///   into contiguous fp32 rows (the GEMM's operand; vLLM's MLA prefill gathers its context the
+///   same way), kv_b decoded to fp32 once per call, k_nope | v of every visible position with
+///   one cuBLAS GEMM per source (cache, chunk), then one block per (token, head), its warps
+///   splitting the positions, each an online softmax, merged at the end (as attention.cuh).
+///   Correctness first: no tiling.
 #pragma once
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
@@ -118,24 +121,16 @@ __global__ void __launch_bounds__(mla_warps * 32) mla_expanded_kernel(MlaParams 
 
 }  // namespace detail
 
-/// out [T, heads * v] from q [T, heads * (nope + rope)] (rope part already rotated), the chunk's
-/// latents [T, rank + rope] and its cached positions before a.start as contiguous rows `cache`
-/// (cache_stride floats apart; mla_attention_batch gathers them from the pages) (kernels/cpu/mla.hpp).
-/// kv_b: [heads * (nope + v), rank] in any stored form the device decodes. a.absorbed picks the
-/// form, as on the CPU.
-inline void mla_attention(cublasHandle_t blas, cudaStream_t stream, MlaWorkspace& ws,
-                          MatrixView<float, Device> out, MatrixView<const float, Device> q,
-                          MatrixView<const float, Device> latent_new, const float* cache,
-                          std::int64_t cache_stride, const WeightView<Device>& kv_b, const ChunkMlaArgs& a) {
-  const std::int64_t n = q.rows, width = a.rank + a.rope, qk = a.nope + a.rope, hv = a.nope + a.v;
-  check(q.cols == a.heads * qk && out.cols == std::int64_t(a.heads) * a.v && out.rows == n &&
-            latent_new.rows == n && latent_new.cols == width && cache_stride == width &&
-            kv_b.rank == 2 && kv_b.shape[0] == a.heads * hv && kv_b.cols() == a.rank,
-        "templlm: mla_attention: shapes disagree");
-  if (a.absorbed) {
-    detail::mla_absorbed_attention(stream, ws.absorbed, out, q, latent_new, cache, cache_stride, kv_b, a);
-    return;
-  }
+/// The expanded form for one chunk: out [T, heads * v] from q [T, heads * (nope + rope)] (rope
+/// part already rotated), the chunk's latents [T, rank + rope] and its cached positions before
+/// a.start as contiguous fp32 rows `cache` (cache_stride floats apart; mla_attention_batch
+/// gathers them from the pages) (kernels/cpu/mla.hpp). kv_b: [heads * (nope + v), rank] in any
+/// stored form the device decodes.
+inline void mla_expanded_attention(cublasHandle_t blas, cudaStream_t stream, MlaWorkspace& ws,
+                                   MatrixView<float, Device> out, MatrixView<const float, Device> q,
+                                   MatrixView<const float, Device> latent_new, const float* cache,
+                                   std::int64_t cache_stride, const WeightView<Device>& kv_b, const ChunkMlaArgs& a) {
+  const std::int64_t n = q.rows;
   const std::size_t shared = std::size_t(detail::mla_shared_floats(a)) * sizeof(float);
   if (shared > detail::mla_max_shared)
     throw Unsupported("templlm: mla_attention: the CUDA kernel needs " + std::to_string(shared) +
@@ -144,7 +139,7 @@ inline void mla_attention(cublasHandle_t blas, cudaStream_t stream, MlaWorkspace
   if (n == 0) return;
 
   // HF's form: k_nope | v of every visible position = c kv_b^T, kv_b decoded once per call.
-  const std::int64_t rows = std::int64_t(a.heads) * hv, positions = a.start + n;
+  const std::int64_t hv = a.nope + a.v, rows = std::int64_t(a.heads) * hv, positions = a.start + n;
   ws.w.resize(static_cast<std::size_t>(rows * a.rank));
   decode_rows(stream, ws.w.data(), kv_b, 0, rows);
   ws.kv.resize(static_cast<std::size_t>(positions * rows));
@@ -163,38 +158,42 @@ inline void mla_attention(cublasHandle_t blas, cudaStream_t stream, MlaWorkspace
 }
 
 namespace detail {
-/// grid (start); row j of dst = position j of the chunk, read through its page table.
-__global__ void gather_latents_kernel(float* dst, KvLayerView cache) {
-  const std::int64_t j = blockIdx.x, slot = cache.slot(j);
-  for (std::int64_t i = threadIdx.x; i < cache.k_width; i += blockDim.x)
-    dst[j * cache.k_width + i] = cache.k[slot * cache.k_width + i];
+/// grid (start); row j of dst = position j of the chunk, read through its page table, in fp32.
+template <class T>
+__global__ void gather_latents_kernel(float* dst, KvLayerView<T> cache) {
+  const std::int64_t j = blockIdx.x;
+  for (std::int64_t i = threadIdx.x; i < cache.k_width; i += blockDim.x) dst[j * cache.k_width + i] = cache.key(j, i);
 }
 }  // namespace detail
 
-/// The batched op: for each chunk, its cached latents are gathered from the pages into one
-/// contiguous scratch (a copy of the chunk's latent cache per step; a kernel reading the pages
-/// directly is the next step, docs/backends.md), then the per-chunk forms run on its rows.
-inline void mla_attention_batch(cublasHandle_t blas, cudaStream_t stream, MlaWorkspace& ws,
-                                MatrixView<float, Device> out, MatrixView<const float, Device> q,
-                                MatrixView<const float, Device> latent_new, const KvPages<float, Device>& pages,
-                                const KvBatch& batch, const WeightView<Device>& kv_b, const MlaArgs& args) {
-  check(q.rows == batch.rows && out.rows == batch.rows && latent_new.rows == batch.rows,
+/// The batched op: one set of absorbed launches for the step's chunks of up to absorbed_tokens
+/// tokens (1 when the layer asks for absorb_decode, as on the CPU; 0: none), then per longer
+/// chunk its cached latents gathered from the pages and the expanded form on its rows.
+template <class T>
+void mla_attention_batch(cublasHandle_t blas, cudaStream_t stream, MlaWorkspace& ws, MatrixView<float, Device> out,
+                         MatrixView<const float, Device> q, MatrixView<const float, Device> latent_new,
+                         const KvPages<T, Device>& pages, const KvBatch& batch, const WeightView<Device>& kv_b,
+                         const MlaArgs& args, std::int64_t absorbed_tokens) {
+  const std::int64_t width = args.rank + args.rope, qk = args.nope + args.rope, hv = args.nope + args.v;
+  check(q.rows == batch.rows && out.rows == batch.rows && latent_new.rows == batch.rows &&
+            q.cols == args.heads * qk && out.cols == std::int64_t(args.heads) * args.v &&
+            latent_new.cols == width && pages.k_width == width && kv_b.rank == 2 &&
+            kv_b.shape[0] == args.heads * hv && kv_b.cols() == args.rank,
         "templlm: mla_attention: shapes disagree");
+  detail::mla_absorbed_attention(stream, ws.absorbed, out, q, latent_new, step_kv(pages, batch), batch, kv_b, args,
+                                 absorbed_tokens);
   for (std::size_t c = 0; c < batch.chunks.size(); ++c) {
     const StepChunk& ch = batch.chunks[c];
-    const KvLayerView view = chunk_view(pages, batch, int(c));
+    if (ch.tokens <= absorbed_tokens) continue;  // done above
     if (ch.start > 0) {
-      ws.cached.resize(static_cast<std::size_t>(ch.start * pages.k_width));
-      detail::gather_latents_kernel<<<detail::grid_dim(ch.start, detail::max_grid_x, "mla_attention"), 256, 0,
-                                      stream>>>(ws.cached.data(), view);
+      ws.cached.resize(static_cast<std::size_t>(ch.start * width));
+      detail::gather_latents_kernel<T><<<detail::grid_dim(ch.start, detail::max_grid_x, "mla_attention"), 256, 0,
+                                         stream>>>(ws.cached.data(), step_kv(pages, batch).chunk(int(c)));
       launch_check("gather_latents_kernel");
     }
-    ChunkMlaArgs a;
-    static_cast<MlaArgs&>(a) = args;
-    a.start = ch.start;
-    a.absorbed = args.absorb_decode && ch.tokens == 1;
     auto rows = [&](auto m) { return m.row_range(ch.first_row, ch.tokens); };
-    mla_attention(blas, stream, ws, rows(out), rows(q), rows(latent_new), ws.cached.data(), pages.k_width, kv_b, a);
+    mla_expanded_attention(blas, stream, ws, rows(out), rows(q), rows(latent_new), ws.cached.data(), width, kv_b,
+                           for_chunk(args, ch.start));
   }
 }
 

@@ -2,7 +2,10 @@
 /// \file kernels/cuda/mla_decode.cuh
 /// The absorbed form of multi-head latent attention (DeepSeek-V3 decode; kernels/cpu/mla.hpp is
 /// the specification) as flash-decoding over the latent cache, reading kv_b in its stored form
-/// (decode.cuh's weight_at: bf16, FP8 blocks, ...) with no fp32 copy of it. Three kernels:
+/// (decode.cuh's weight_at: bf16, FP8 blocks, ...) with no fp32 copy of it, and the latents
+/// where they are: in the layer's pages (through the step's page tables, fp32 or bf16) and, for
+/// the chunk's own positions, in latent_new. Three kernels, each launched once for all the
+/// step's absorbed chunks (blockIdx.z = chunk; blocks of other chunks return at once):
 /// 1. mla_absorb_query_kernel: q~_h = W_UK,h^T q_nope_h, summed over nope in the CPU's order,
 ///    followed by q_pe_h, so a query row has the latent row's layout [c (rank), k_pe (rope)].
 /// 2. mla_latent_attention_kernel: every head scores and averages the same latents (MQA-like),
@@ -31,8 +34,8 @@ namespace templlm::gpu {
 
 /// The absorbed form's scratch, kept by the backend between calls; it only grows.
 struct MlaDecodeWorkspace {
-  DeviceBuffer<float> query;     // [n * heads, rank + rope]: q~ | q_pe
-  DeviceBuffer<float> partials;  // [n * heads, partitions] of (o~ (rank), then m, then l)
+  DeviceBuffer<float> query;     // [chunks][tokens * heads, rank + rope]: q~ | q_pe
+  DeviceBuffer<float> partials;  // [chunks][tokens * heads, partitions] of (o~ (rank), m, l)
   std::int64_t shared_optin = 0;            // the device's largest dynamic shared memory a block
   std::int64_t shared_allowed = 48 * 1024;  // what the attention kernel is opted into so far
 };
@@ -69,15 +72,41 @@ inline int mla_decode_block_rows(int width, std::int64_t shared_bytes) {
   return static_cast<int>(std::clamp<std::int64_t>(fit, 0, mla_max_rows));
 }
 
-/// grid (heads, tokens); block mla_decode_threads. Row t * heads + h of `query`:
-/// [W_UK,h^T q_nope_h (rank), q_pe_h (rope)].
+/// What the three kernels share: the step's chunks and which of them are absorbed (up to
+/// max_tokens tokens), the layout of the query rows and partials (`tokens` rows of heads per
+/// chunk, `partitions` per row), and query rows per attention block at most.
+struct MlaStep {
+  const StepChunk* chunks;
+  std::int64_t max_tokens, tokens, partitions;
+  int block_rows;
+  /// Chunk c's first row among the query rows and partials.
+  __host__ __device__ std::int64_t first_row(int c, int heads) const { return std::int64_t(c) * tokens * heads; }
+};
+
+/// An absorbed chunk's rows per attention block, row blocks and latent partitions, the same on
+/// the host (sizing the grid) and in the kernels.
+struct MlaShape {
+  int rows;
+  std::int64_t row_blocks, partitions;
+};
+__host__ __device__ inline MlaShape mla_shape(std::int64_t start, std::int64_t n, int heads, int block_rows) {
+  const std::int64_t total = n * heads;
+  const int rows = total < block_rows ? static_cast<int>(total) : block_rows;
+  return {rows, ceil_div(total, std::int64_t(rows)), ceil_div(start + n, mla_partition)};
+}
+
+/// grid (heads, tokens, chunks); block mla_decode_threads. Query row t * heads + h of chunk c:
+/// [W_UK,h^T q_nope_h (rank), q_pe_h (rope)] of the chunk's token t.
 template <WeightPath P>
 __global__ void __launch_bounds__(mla_decode_threads)
-    mla_absorb_query_kernel(float* query, const float* q, std::int64_t q_stride, DeviceWeight kv_b, ChunkMlaArgs a) {
+    mla_absorb_query_kernel(float* query, const float* q, std::int64_t q_stride, DeviceWeight kv_b, MlaArgs a,
+                            MlaStep step) {
+  const StepChunk ch = step.chunks[blockIdx.z];
   const int h = blockIdx.x;
   const std::int64_t t = blockIdx.y, width = a.rank + a.rope;
-  const float* qn = q + t * q_stride + std::int64_t(h) * (a.nope + a.rope);  // (nope + rope)
-  float* qt = query + (t * a.heads + h) * width;                             // (rank + rope)
+  if (ch.tokens > step.max_tokens || t >= ch.tokens) return;
+  const float* qn = q + (ch.first_row + t) * q_stride + std::int64_t(h) * (a.nope + a.rope);  // (nope + rope)
+  float* qt = query + (step.first_row(blockIdx.z, a.heads) + t * a.heads + h) * width;      // (rank + rope)
   const std::int64_t wk = std::int64_t(h) * (a.nope + a.v);                 // W_UK,h's first row
   for (int i = threadIdx.x; i < a.rank; i += blockDim.x) {
     float sum = 0.0f;  // d ascending from 0, as the CPU accumulates q~
@@ -87,39 +116,44 @@ __global__ void __launch_bounds__(mla_decode_threads)
   for (int d = threadIdx.x; d < a.rope; d += blockDim.x) qt[a.rank + d] = qn[a.nope + d];
 }
 
+template <class T>
 struct MlaDecodeParams {
-  const float* query;        // [n * heads, rank + rope]
-  const float* latent_new;   // the chunk's position start + t at latent_new + t * latent_stride
+  const float* query;        // MlaStep's layout: [chunks][tokens * heads, rank + rope]
+  const float* latent_new;   // packed row r's latent at latent_new + r * latent_stride
   std::int64_t latent_stride;
-  const float* cache;        // position j < start at cache + j * cache_stride
-  std::int64_t cache_stride;
-  float* partials;           // [n * heads][partitions][rank + 2]: o~ unnormalised, m, l
-  std::int64_t n;            // tokens of the chunk
-  std::int64_t partitions;
-  int rows;                  // query rows per block
+  StepKv<T> cache;           // positions before each chunk, in the layer's pages
+  float* partials;           // MlaStep's layout: [chunks][tokens * heads][partitions][rank + 2]
 };
 
-/// grid (partitions, row blocks); block mla_decode_threads. Query row g = t * heads + h (the
-/// chunk's token t, head h) sees positions 0 .. start + t. Per tile of positions: the latents are
-/// staged in shared memory once; each warp scores its rows against them (lane = position) and
-/// updates their online softmax; then each thread accumulates its latent dims of every row from
-/// the same tile (the latent is the value too).
+/// grid (partitions, row blocks, chunks); block mla_decode_threads. Query row g = t * heads + h
+/// (the chunk's token t, head h) sees positions 0 .. start + t. Per tile of positions: the
+/// latents are staged in shared memory once; each warp scores its rows against them (lane =
+/// position) and updates their online softmax; then each thread accumulates its latent dims of
+/// every row from the same tile (the latent is the value too).
+template <class T>
 __global__ void __launch_bounds__(mla_decode_threads)
-    mla_latent_attention_kernel(MlaDecodeParams d, ChunkMlaArgs a) {
+    mla_latent_attention_kernel(MlaDecodeParams<T> d, MlaArgs a, MlaStep step) {
   extern __shared__ float mla_decode_shared[];
+  const int chunk = static_cast<int>(blockIdx.z);
+  const StepChunk ch = step.chunks[chunk];
+  if (ch.tokens > step.max_tokens || ch.tokens == 0) return;
+  const MlaShape shape = mla_shape(ch.start, ch.tokens, a.heads, step.block_rows);
+  if (blockIdx.y >= shape.row_blocks || blockIdx.x >= shape.partitions) return;
+  const KvLayerView<T> cache = d.cache.chunk(chunk);
+  const std::int64_t start = ch.start, base = step.first_row(chunk, a.heads);
   const int width = a.rank + a.rope, stride = mla_tile_stride(width);
-  const std::int64_t row0 = std::int64_t(blockIdx.y) * d.rows, rows_left = d.n * a.heads - row0;
-  const int rows = rows_left < d.rows ? static_cast<int>(rows_left) : d.rows;
-  float* sq = mla_decode_shared;                       // (rows, width)
-  float* sc = sq + std::int64_t(d.rows) * width;       // (tile, stride): latents [c, k_pe]
+  const std::int64_t row0 = std::int64_t(blockIdx.y) * shape.rows, rows_left = ch.tokens * a.heads - row0;
+  const int rows = rows_left < shape.rows ? static_cast<int>(rows_left) : shape.rows;
+  float* sq = mla_decode_shared;                              // (rows, width)
+  float* sc = sq + std::int64_t(step.block_rows) * width;     // (tile, stride): latents [c, k_pe]
   float* sp = sc + mla_tile * stride;                  // (max_rows, tile): exp(s - m)
   float* sr = sp + mla_max_rows * mla_tile;            // (max_rows): rescale of the old sums
   const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
-  const std::int64_t part = blockIdx.x, k0 = part * mla_partition, end = a.start + d.n;
+  const std::int64_t part = blockIdx.x, k0 = part * mla_partition, end = start + ch.tokens;
   const std::int64_t k1 = k0 + mla_partition < end ? k0 + mla_partition : end;
 
   for (std::int64_t i = tid; i < std::int64_t(rows) * width; i += mla_decode_threads)
-    sq[i] = d.query[row0 * width + i];
+    sq[i] = d.query[(base + row0) * width + i];
   // Warp w owns rows w, w + warps, ...: their softmax state, identical in every lane.
   float m[mla_rows_per_warp], l[mla_rows_per_warp];
   std::int64_t pos[mla_rows_per_warp];
@@ -128,7 +162,7 @@ __global__ void __launch_bounds__(mla_decode_threads)
     const int r = warp + mla_decode_warps * i;
     m[i] = -INFINITY;
     l[i] = 0.0f;
-    pos[i] = r < rows ? a.start + (row0 + r) / a.heads : -1;
+    pos[i] = r < rows ? start + (row0 + r) / a.heads : -1;
   }
   // Thread tid accumulates latent dims tid, tid + threads, ... of every row.
   float acc[mla_max_rows][mla_slots];
@@ -142,8 +176,8 @@ __global__ void __launch_bounds__(mla_decode_threads)
     for (int i = tid; i < keys * width; i += mla_decode_threads) {
       const int jj = i / width, c = i % width;
       const std::int64_t j = j0 + jj;
-      sc[jj * stride + c] = j >= a.start ? d.latent_new[(j - a.start) * d.latent_stride + c]
-                                         : d.cache[j * d.cache_stride + c];
+      sc[jj * stride + c] = j >= start ? d.latent_new[(ch.first_row + j - start) * d.latent_stride + c]
+                                       : cache.key(j, c);
     }
     __syncthreads();
     const std::int64_t j = j0 + lane;
@@ -196,12 +230,12 @@ __global__ void __launch_bounds__(mla_decode_threads)
     __syncthreads();  // the latents, sp and sr are consumed before the next tile
   }
 
-  const std::int64_t parts = d.partitions, record = a.rank + 2;
+  const std::int64_t parts = step.partitions, record = a.rank + 2;
 #pragma unroll
   for (int i = 0; i < mla_rows_per_warp; ++i) {
     const int r = warp + mla_decode_warps * i;
     if (r < rows && lane == 0) {
-      float* out = d.partials + ((row0 + r) * parts + part) * record + a.rank;
+      float* out = d.partials + ((base + row0 + r) * parts + part) * record + a.rank;
       out[0] = m[i];
       out[1] = l[i];
     }
@@ -211,22 +245,26 @@ __global__ void __launch_bounds__(mla_decode_threads)
     const int c = tid + mla_decode_threads * s;
 #pragma unroll
     for (int r = 0; r < mla_max_rows; ++r)
-      if (r < rows && c < a.rank) d.partials[((row0 + r) * parts + part) * record + c] = acc[r][s];
+      if (r < rows && c < a.rank) d.partials[((base + row0 + r) * parts + part) * record + c] = acc[r][s];
   }
 }
 
-/// grid (heads, tokens); block mla_decode_threads. o~ = sum_p acc_p e^(m_p - M) /
-/// sum_p l_p e^(m_p - M), M the largest m_p (the log-sum-exp combine); then out_h = W_UV,h o~,
-/// one warp per output dim with lanes across the rank.
+/// grid (heads, tokens, chunks); block mla_decode_threads. o~ = sum_p acc_p e^(m_p - M) /
+/// sum_p l_p e^(m_p - M), M the largest m_p (the log-sum-exp combine) over the chunk's own
+/// partitions; then out_h = W_UV,h o~, one warp per output dim with lanes across the rank.
 template <WeightPath P>
 __global__ void __launch_bounds__(mla_decode_threads)
-    mla_merge_project_kernel(float* out, std::int64_t out_stride, DeviceWeight kv_b, ChunkMlaArgs a,
-                             MlaDecodeParams d) {
+    mla_merge_project_kernel(float* out, std::int64_t out_stride, DeviceWeight kv_b, MlaArgs a, MlaStep step,
+                             const float* partials) {
   __shared__ float factor[mla_decode_threads];
   __shared__ float merged[mla_max_rank];
+  const StepChunk ch = step.chunks[blockIdx.z];
+  const std::int64_t t = blockIdx.y;
+  if (ch.tokens > step.max_tokens || t >= ch.tokens) return;
   const int h = blockIdx.x, tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
-  const std::int64_t t = blockIdx.y, row = t * a.heads + h, parts = d.partitions, record = a.rank + 2;
-  const float* part0 = d.partials + row * parts * record;  // (parts, record)
+  const std::int64_t parts = mla_shape(ch.start, ch.tokens, a.heads, step.block_rows).partitions;
+  const std::int64_t row = step.first_row(blockIdx.z, a.heads) + t * a.heads + h, record = a.rank + 2;
+  const float* part0 = partials + row * step.partitions * record;  // (parts, record)
   auto m = [&](std::int64_t q) { return part0[q * record + a.rank]; };
   auto l = [&](std::int64_t q) { return part0[q * record + a.rank + 1]; };
   float big = -INFINITY;
@@ -258,7 +296,7 @@ __global__ void __launch_bounds__(mla_decode_threads)
   }
   __syncthreads();
   const std::int64_t wv = std::int64_t(h) * (a.nope + a.v) + a.nope;  // W_UV,h's first row
-  float* o = out + t * out_stride + std::int64_t(h) * a.v;             // (v)
+  float* o = out + (ch.first_row + t) * out_stride + std::int64_t(h) * a.v;  // (v)
   for (int e = warp; e < a.v; e += mla_decode_warps) {
     float dot = 0.0f;
     for (int i = lane; i < a.rank; i += 32) dot += weight_at<P>(kv_b, wv + e, i) * merged[i];
@@ -267,14 +305,16 @@ __global__ void __launch_bounds__(mla_decode_threads)
   }
 }
 
-/// The absorbed form for the chunk of n = q.rows tokens at a.start (shapes checked by the
-/// caller): out [n, heads * v] from q [n, heads * (nope + rope)], the chunk's latents and the
-/// cache's positions before a.start, kv_b read where it is stored.
-inline void mla_absorbed_attention(cudaStream_t stream, MlaDecodeWorkspace& ws, MatrixView<float, Device> out,
-                                   MatrixView<const float, Device> q, MatrixView<const float, Device> latent_new,
-                                   const float* cache, std::int64_t cache_stride, const WeightView<Device>& kv_b,
-                                   const ChunkMlaArgs& a) {
-  const std::int64_t n = q.rows, width = a.rank + a.rope, rows_total = n * a.heads;
+/// The absorbed form for every chunk of the step of up to max_tokens tokens (shapes checked by
+/// the caller): their rows of out [rows, heads * v] from q [rows, heads * (nope + rope)], the
+/// step's latents and each chunk's cached positions in the pages, kv_b read where it is stored.
+template <class T>
+void mla_absorbed_attention(cudaStream_t stream, MlaDecodeWorkspace& ws, MatrixView<float, Device> out,
+                            MatrixView<const float, Device> q, MatrixView<const float, Device> latent_new,
+                            const StepKv<T>& cache, const KvBatch& batch, const WeightView<Device>& kv_b,
+                            const MlaArgs& a, std::int64_t max_tokens) {
+  const std::int64_t width = a.rank + a.rope;
+  if (max_tokens == 0) return;  // the layer has no absorbed form
   if (a.rank > mla_max_rank)
     throw Unsupported("templlm: mla_attention: the CUDA absorbed kernel handles a latent rank up to " +
                       std::to_string(mla_max_rank) + ", not " + std::to_string(a.rank));
@@ -290,32 +330,44 @@ inline void mla_absorbed_attention(cudaStream_t stream, MlaDecodeWorkspace& ws, 
     throw Unsupported("templlm: mla_attention: a latent row of " + std::to_string(width) +
                       " floats does not fit the CUDA kernel's shared memory (" +
                       std::to_string(ws.shared_optin) + " bytes a block)");
-  if (n == 0) return;
-  const int rows = static_cast<int>(std::min<std::int64_t>(fit, rows_total));
-  const std::int64_t row_blocks = ceil_div(rows_total, rows);
-  const std::int64_t partitions = ceil_div(a.start + n, mla_partition);
+  std::int64_t tokens = 0, row_blocks = 0, partitions = 0;
+  int rows = 0;
+  for (const StepChunk& ch : batch.chunks) {
+    if (ch.tokens > max_tokens || ch.tokens == 0) continue;
+    const MlaShape s = mla_shape(ch.start, ch.tokens, a.heads, fit);
+    tokens = std::max(tokens, ch.tokens);
+    row_blocks = std::max(row_blocks, s.row_blocks);
+    partitions = std::max(partitions, s.partitions);
+    rows = std::max(rows, s.rows);
+  }
+  if (tokens == 0) return;  // no absorbed chunk in this step
+  const std::int64_t chunks = std::int64_t(batch.chunks.size()), rows_total = chunks * tokens * a.heads;
   const auto shared = std::int64_t(sizeof(float)) * mla_decode_shared_floats(rows, static_cast<int>(width));
   if (shared > ws.shared_allowed) {
-    cuda_check(cudaFuncSetAttribute(mla_latent_attention_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+    cuda_check(cudaFuncSetAttribute(mla_latent_attention_kernel<T>, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                     static_cast<int>(shared)),
                "cudaFuncSetAttribute");
     ws.shared_allowed = shared;
   }
   ws.query.resize(static_cast<std::size_t>(rows_total * width));
   ws.partials.resize(static_cast<std::size_t>(rows_total * partitions * (a.rank + 2)));
-  const MlaDecodeParams d{ws.query.data(), latent_new.data, latent_new.stride, cache, cache_stride,
-                          ws.partials.data(), n, partitions, rows};
-  const dim3 per_row(grid_dim(a.heads, max_grid_x, "mla_attention"), grid_dim(n, max_grid_yz, "mla_attention"));
+  // rows: the most any absorbed chunk has, at most `fit`, so each chunk's shape is the same
+  // with it as with `fit`.
+  const MlaStep step{batch.device_chunks, max_tokens, tokens, partitions, rows};
+  const MlaDecodeParams<T> d{ws.query.data(), latent_new.data, latent_new.stride, cache, ws.partials.data()};
+  const dim3 per_row(grid_dim(a.heads, max_grid_x, "mla_attention"), grid_dim(tokens, max_grid_yz, "mla_attention"),
+                     grid_dim(chunks, max_grid_yz, "mla_attention"));
   const dim3 grid(grid_dim(partitions, max_grid_x, "mla_attention"),
-                  grid_dim(row_blocks, max_grid_yz, "mla_attention"));
+                  grid_dim(row_blocks, max_grid_yz, "mla_attention"), grid_dim(chunks, max_grid_yz, "mla_attention"));
   with_weight_path(kv_b, "mla_attention", [&]<WeightPath P>() {
     mla_absorb_query_kernel<P><<<per_row, mla_decode_threads, 0, stream>>>(ws.query.data(), q.data, q.stride,
-                                                                           device_weight(kv_b), a);
+                                                                           device_weight(kv_b), a, step);
     launch_check("mla_absorb_query_kernel");
-    mla_latent_attention_kernel<<<grid, mla_decode_threads, static_cast<std::size_t>(shared), stream>>>(d, a);
+    mla_latent_attention_kernel<T><<<grid, mla_decode_threads, static_cast<std::size_t>(shared), stream>>>(d, a, step);
     launch_check("mla_latent_attention_kernel");
     mla_merge_project_kernel<P><<<per_row, mla_decode_threads, 0, stream>>>(out.data, out.stride,
-                                                                            device_weight(kv_b), a, d);
+                                                                            device_weight(kv_b), a, step,
+                                                                            ws.partials.data());
     launch_check("mla_merge_project_kernel");
   });
 }
