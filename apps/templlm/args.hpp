@@ -52,9 +52,14 @@ class Args {
     }
   }
   bool has(const std::string& k) const { return values_.count(k) != 0; }
+  /// The value of an option that takes one: given twice it is a UsageError naming both values
+  /// (keeping the last one silently would run with a setting the user may not have meant).
   std::optional<std::string> get(const std::string& k) const {
     auto it = values_.find(k);
     if (it == values_.end()) return std::nullopt;
+    if (const auto given = all_.find(k); given != all_.end() && given->second.size() > 1)
+      throw UsageError("--" + k + " was given " + std::to_string(given->second.size()) + " times ('" +
+                       given->second.front() + "', ..., '" + given->second.back() + "'); it takes one value");
     return it->second;
   }
   /// Every value given for an option that may repeat (--image A --image B), in order.

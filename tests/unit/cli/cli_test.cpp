@@ -119,4 +119,11 @@ TEST(Cli, BadUsageIsReported) {
   EXPECT_EQ(run("models --help").status, 0);
 }
 
+TEST(Cli, AnOptionGivenTwiceIsAnErrorNamingBothValues) {
+  // Keeping the last value silently would run with a setting the user may not have meant.
+  const auto r = run("generate --max-tokens 4 --max-tokens 8 --prompt hi");
+  EXPECT_EQ(r.status, 2) << r.out;
+  EXPECT_NE(r.out.find("--max-tokens was given 2 times ('4', ..., '8')"), std::string::npos) << r.out;
+}
+
 }  // namespace
