@@ -205,7 +205,7 @@ int interactive(const Options& o) {
     const auto r = with_images ? runtime::generate_with_images(*model, std::move(*with_images), g, on_piece, &tok)
                                : runtime::generate(*model, {enc.begin(), enc.end()}, g, on_piece, &tok);
     std::cout << (tty && in_think ? "\033[0m" : "") << "\n";
-    history.push_back({"assistant", fmt->parse(r.text).content});
+    history.push_back({"assistant", fmt->parse(r.text, {.ended = true}).content});
     if (r.stop == runtime::StopReason::max_tokens)
       std::cerr << "[stopped after " << r.tokens.size() << " tokens]\n";
   }

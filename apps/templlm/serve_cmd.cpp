@@ -99,7 +99,7 @@ int serve_main(int argc, char** argv) {
     chat = tokenizer::chat::AnyChat{[why](const std::vector<tokenizer::chat::Message>&, bool) -> std::string {
                                       throw InvalidInput("templlm: " + why + "; use /v1/completions");
                                     },
-                                    [](std::string_view s) {
+                                    [](std::string_view s, tokenizer::chat::ParseOptions) {
                                       tokenizer::chat::ParsedReply r;
                                       r.content = std::string(s);
                                       return r;

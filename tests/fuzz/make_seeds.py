@@ -81,6 +81,11 @@ for reply in [
     "<think>\nreasoning\n</think>\n\nAnswer.<|im_end|>",
     "Some reasoning</think>The answer<｜end▁of▁sentence｜>",
     "Hello there.<|eot_id|>", "Hi<|eot|>", "Bonjour</s>", "<think>unclosed",
+    # tool calls: Qwen3 (hermes blocks), Mistral v3 ([TOOL_CALLS] array), Llama 4 (JSON objects)
+    "Checking.\n<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}\n</tool_call><|im_end|>",
+    "<tool_call>\n{\"name\": \"f\", \"arg",
+    "[TOOL_CALLS] [{\"name\": \"f\", \"arguments\": {\"a\": [1, {\"b\": \"}\"}]}}]</s>",
+    "<|python_start|>{\"name\": \"f\", \"parameters\": {}}; {\"name\": \"g\", \"parameters\": {\"q\": \"\\\"\"}}<|python_end|><|eot|>",
 ]:
     put("chat", reply)
 put("chat", "system\0Be brief.\0user\0Hello!\0assistant\0Hi.\0user\0Bye")

@@ -152,6 +152,38 @@ class OpenAIClients(WithServer):
             self.client.chat.completions.create(model="demo", messages=msgs, max_tokens=2, reasoning_effort="extreme")
         self.assertIn("reasoning_effort", str(e.exception))
 
+    def test_tools_and_earlier_calls_render_as_qwen3s_template(self):
+        # The demo model is Qwen3-shaped: the server's prompt must be the template's render, written out here
+        # by hand from Qwen3's chat_template, so greedy chat == greedy completion of that text.
+        history = [{"role": "user", "content": "Weather in Paris?"},
+                   {"role": "assistant", "content": None, "tool_calls": [{"id": "c1", "type": "function", "function": {
+                       "name": "get_weather", "arguments": "{\"city\": \"Paris\"}"}}]},
+                   {"role": "tool", "tool_call_id": "c1", "content": "sunny"}]
+        rendered = ("<|im_start|>system\n# Tools\n\nYou may call one or more functions to assist with the user query."
+                    "\n\nYou are provided with function signatures within <tools></tools> XML tags:\n<tools>\n"
+                    + json.dumps(WEATHER, ensure_ascii=False) +
+                    "\n</tools>\n\nFor each function call, return a json object with function name and arguments "
+                    "within <tool_call></tool_call> XML tags:\n<tool_call>\n{\"name\": <function-name>, "
+                    "\"arguments\": <args-json-object>}\n</tool_call><|im_end|>\n"
+                    "<|im_start|>user\nWeather in Paris?<|im_end|>\n<|im_start|>assistant\n<tool_call>\n"
+                    "{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}\n</tool_call><|im_end|>\n"
+                    "<|im_start|>user\n<tool_response>\nsunny\n</tool_response><|im_end|>\n<|im_start|>assistant\n")
+        chat = self.client.chat.completions.create(model="demo", messages=history, tools=[WEATHER], max_tokens=12,
+                                                   temperature=0)
+        plain = self.client.completions.create(model="demo", prompt=rendered, max_tokens=12, temperature=0)
+        self.assertEqual(chat.usage.prompt_tokens, plain.usage.prompt_tokens)
+        msg = chat.choices[0].message
+        self.assertFalse(msg.tool_calls)  # the demo model writes no <tool_call>: its text is the completion's
+        self.assertEqual(msg.content, plain.choices[0].text)
+        # Streamed with tools: the deltas add up to the whole reply; tool_choice "none" is accepted.
+        parts = [c.delta.content or "" for chunk in self.client.chat.completions.create(
+            model="demo", messages=history, tools=[WEATHER], max_tokens=12, temperature=0, stream=True)
+            for c in chunk.choices]
+        self.assertEqual("".join(parts), msg.content or "")
+        none = self.client.chat.completions.create(model="demo", messages=history, tools=[WEATHER], max_tokens=2,
+                                                   temperature=0, tool_choice="none")
+        self.assertEqual(none.usage.prompt_tokens, chat.usage.prompt_tokens)
+
     def test_n_choices_and_logprobs(self):
         r = self.client.chat.completions.create(model="demo", messages=[{"role": "user", "content": "Hi"}],
                                                 max_tokens=8, temperature=1.0, seed=3, n=3, logprobs=True)
@@ -159,6 +191,33 @@ class OpenAIClients(WithServer):
         for c in r.choices:
             self.assertEqual(len(c.logprobs.content), 8)
             self.assertTrue(all(t.logprob <= 0 for t in c.logprobs.content))
+
+    def test_top_logprobs_whole_and_streamed(self):
+        msgs = [{"role": "user", "content": "Who made the light?"}]
+        whole = self.client.chat.completions.create(model="demo", messages=msgs, max_tokens=10, temperature=0,
+                                                    logprobs=True, top_logprobs=3)
+        entries = whole.choices[0].logprobs.content
+        self.assertEqual(len(entries), 10)
+        for t in entries:
+            self.assertEqual(len(t.top_logprobs), 3)
+            alts = [a.logprob for a in t.top_logprobs]
+            self.assertEqual(alts, sorted(alts, reverse=True))
+            # Greedy: the chosen token is the most likely one, with the same log p.
+            self.assertEqual((t.top_logprobs[0].token, t.top_logprobs[0].logprob), (t.token, t.logprob))
+        streamed = []
+        for chunk in self.client.chat.completions.create(model="demo", messages=msgs, max_tokens=10, temperature=0,
+                                                          logprobs=True, top_logprobs=3, stream=True):
+            for c in chunk.choices:
+                if c.logprobs and c.logprobs.content:
+                    streamed += c.logprobs.content
+        # The same tokens; log p equal up to rounding (the prefix cache reuses the first run's prompt pages,
+        # so the second prefill sums in other shapes: ~1e-6 apart).
+        self.assertEqual([t.token for t in streamed], [t.token for t in entries])
+        for a, b in zip(streamed, entries):
+            self.assertAlmostEqual(a.logprob, b.logprob, delta=1e-4)
+        with self.assertRaises(openai.BadRequestError) as e:
+            self.client.chat.completions.create(model="demo", messages=msgs, max_tokens=2, top_logprobs=2)
+        self.assertIn("top_logprobs", str(e.exception))
 
     def test_concurrent_streams_equal_their_solo_runs(self):
         prompts = [f"And the {w} said" for w in ["LORD", "king", "people", "man", "woman", "prophet", "angel", "son"]]
@@ -215,16 +274,25 @@ class OpenAIClients(WithServer):
         with self.assertRaises(openai.BadRequestError) as e:
             self.client.chat.completions.create(model="demo", messages=[])
         self.assertIn("messages", str(e.exception))
+        with self.assertRaises(openai.BadRequestError) as e:  # needs constrained decoding: refused, not ignored
+            self.client.chat.completions.create(model="demo", messages=[{"role": "user", "content": "x"}],
+                                                tools=[{"type": "function", "function": {"name": "f"}}],
+                                                tool_choice="required")
+        self.assertIn("tool_choice", str(e.exception))
         with self.assertRaises(openai.BadRequestError) as e:
             self.client.chat.completions.create(model="demo", messages=[{"role": "user", "content": "x"}],
-                                                tools=[{"type": "function", "function": {"name": "f"}}])
-        self.assertIn("tools", str(e.exception))
+                                                tools=[{"type": "function", "function": {"description": "no name"}}])
+        self.assertIn("tools[0].function.name", str(e.exception))
         req = urllib.request.Request(self.server.url + "/v1/completions", data=b"{not json", method="POST")
         with self.assertRaises(urllib.error.HTTPError) as e:
             urllib.request.urlopen(req, timeout=30)
         self.assertEqual(e.exception.code, 400)
         self.assertIn("not JSON", json.loads(e.exception.read())["error"]["message"])
 
+
+WEATHER = {"type": "function", "function": {"name": "get_weather", "description": "Weather in a city «°C».",
+                                            "parameters": {"type": "object", "properties": {"city": {"type": "string"}},
+                                                           "required": ["city"]}}}
 
 # The anthropic SDK (2.x) no longer takes temperature as an argument; the server reads it.
 GREEDY = {"temperature": 0}
@@ -266,6 +334,27 @@ class AnthropicClient(WithServer):
         self.assertEqual(m.stop_reason, "stop_sequence")
         self.assertEqual(m.stop_sequence, word)
         self.assertNotIn(word, m.content[0].text)
+
+    def test_tools_tool_use_and_results_render_as_the_openai_form(self):
+        # Anthropic's tools are rendered as the OpenAI-style definitions the template takes: the same prompt.
+        tools = [{"name": "get_weather", "description": WEATHER["function"]["description"],
+                  "input_schema": WEATHER["function"]["parameters"]}]
+        msgs = [{"role": "user", "content": "Weather in Paris?"},
+                {"role": "assistant", "content": [{"type": "tool_use", "id": "t1", "name": "get_weather",
+                                                   "input": {"city": "Paris"}}]},
+                {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t1", "content": "sunny"}]}]
+        m = self.client.messages.create(model="demo", max_tokens=8, extra_body=GREEDY, tools=tools, messages=msgs)
+        chat = self.server.client().chat.completions.create(
+            model="demo", max_tokens=8, temperature=0, tools=[WEATHER],
+            messages=[msgs[0], {"role": "assistant", "content": None, "tool_calls": [{"id": "t1", "type": "function",
+                      "function": {"name": "get_weather", "arguments": "{\"city\": \"Paris\"}"}}]},
+                      {"role": "tool", "tool_call_id": "t1", "content": "sunny"}])
+        self.assertEqual(m.usage.input_tokens, chat.usage.prompt_tokens)
+        self.assertIn(m.stop_reason, ("max_tokens", "end_turn", "tool_use"))
+        with self.assertRaises(anthropic.BadRequestError) as e:
+            self.client.messages.create(model="demo", max_tokens=8, tools=tools, tool_choice={"type": "any"},
+                                        messages=msgs[:1])
+        self.assertIn("tool_choice", str(e.exception))
 
     def test_bad_requests_get_anthropic_errors(self):
         with self.assertRaises(anthropic.BadRequestError) as e:

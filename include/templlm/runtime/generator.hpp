@@ -59,6 +59,7 @@ struct GenerateOptions {
   std::vector<int> stop_ids;              // in addition to the tokenizer's eos
   std::vector<std::string> stop_strings;  // needs a tokenizer
   bool logprobs = false;
+  int top_logprobs = 0;  // with logprobs: also the this many most likely tokens of each step (<= 20)
   /// Keep special tokens in the decoded text (a chat reply's channel and tool-call markers,
   /// which the format's parser reads); off: left out, as transformers' skip_special_tokens.
   bool special_tokens_in_text = false;
@@ -79,6 +80,8 @@ struct GenerationResult {
   std::vector<int> tokens;        // generated ids (a final stop token included)
   std::string text;               // decoded text, stop string and stop token excluded
   std::vector<float> logprobs;    // per token, when requested: log p under the raw model
+  /// per token, when top_logprobs > 0: the most likely (id, log p), best first
+  std::vector<std::vector<std::pair<int, float>>> top_logprobs;
   StopReason stop = StopReason::none;
   std::string stop_string;        // the stop string that ended it (StopReason::stop_string)
   std::int64_t prompt_tokens = 0;
@@ -98,6 +101,8 @@ class Engine {
                             bool has_tokenizer) {
     if (prompt.empty()) throw InvalidInput("templlm: the prompt has no tokens");
     if (opt.max_tokens < 0) throw InvalidInput("templlm: max_tokens must be >= 0");
+    if (opt.top_logprobs < 0 || opt.top_logprobs > 20)
+      throw InvalidInput("templlm: top_logprobs must be from 0 to 20, got " + std::to_string(opt.top_logprobs));
     if (!opt.stop_strings.empty() && !has_tokenizer)
       throw InvalidInput("templlm: stop strings need a tokenizer");
     opt.sampling.validate();
@@ -305,6 +310,8 @@ class Engine {
     r.result.tokens.push_back(tok);
     r.history.push_back(tok);
     if (r.opt.logprobs) r.result.logprobs.push_back(Sampler::logprob(logits, tok));
+    if (r.opt.logprobs && r.opt.top_logprobs > 0)
+      r.result.top_logprobs.push_back(Sampler::top_logprobs(logits, r.opt.top_logprobs));
     const bool is_stop_id =
         std::find(r.opt.stop_ids.begin(), r.opt.stop_ids.end(), tok) != r.opt.stop_ids.end();
     std::string piece;

@@ -19,6 +19,7 @@
 #include <limits>
 #include <numeric>
 #include <span>
+#include <utility>
 #include <vector>
 
 #include "../core/error.hpp"
@@ -122,6 +123,25 @@ class Sampler {
     double s = 0.0;
     for (float l : logits) s += std::exp(double(l) - mx);
     return float(double(logits[std::size_t(id)]) - mx - std::log(s));
+  }
+
+  /// The k most likely ids with their log softmax, best first (ties: the lower id first), by
+  /// the same arithmetic as logprob().
+  static std::vector<std::pair<int, float>> top_logprobs(std::span<const float> logits, int k) {
+    const std::size_t n = std::min(logits.size(), std::size_t(std::max(k, 0)));
+    std::vector<int> ids(logits.size());
+    std::iota(ids.begin(), ids.end(), 0);
+    std::partial_sort(ids.begin(), ids.begin() + std::ptrdiff_t(n), ids.end(), [&](int a, int b) {
+      return logits[std::size_t(a)] > logits[std::size_t(b)] || (logits[std::size_t(a)] == logits[std::size_t(b)] && a < b);
+    });
+    const float mx = *std::max_element(logits.begin(), logits.end());
+    double s = 0.0;
+    for (float l : logits) s += std::exp(double(l) - mx);
+    const double log_s = std::log(s);
+    std::vector<std::pair<int, float>> out;
+    for (std::size_t i = 0; i < n; ++i)
+      out.emplace_back(ids[i], float(double(logits[std::size_t(ids[i])]) - mx - log_s));
+    return out;
   }
 
  private:

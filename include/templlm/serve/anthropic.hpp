@@ -2,9 +2,12 @@
 /// \file serve/anthropic.hpp
 /// Anthropic's Messages API shapes (POST /v1/messages): the request -> prompt and options, each
 /// field checked (a RequestError naming it), and the reply as content blocks (`thinking` from the
-/// format's reasoning, then `text`), streamed as its SSE event sequence: message_start,
-/// content_block_start / _delta / _stop per block, message_delta (stop reason, usage),
-/// message_stop. Pure functions and a per-stream writer; no HTTP here.
+/// format's reasoning, then `text`, then a `tool_use` block per call), streamed as its SSE event
+/// sequence: message_start, content_block_start / _delta / _stop per block, message_delta (stop
+/// reason, usage), message_stop. Tools ({name, description, input_schema}) are rendered as the
+/// OpenAI-style function definitions the chat templates take (as vLLM and llama.cpp map them);
+/// `tool_use` / `tool_result` blocks of earlier turns become assistant tool calls and tool
+/// messages. Pure functions and a per-stream writer; no HTTP here.
 #pragma once
 #include <cstdint>
 #include <limits>
@@ -59,12 +62,103 @@ inline std::string text_of(const json& v, const std::string& field, RequestImage
   return out;
 }
 
-/// POST /v1/messages.
+namespace detail {
+using namespace serve::detail;  // bad, integer, number, ordered_body
+
+/// `tools` as the chat templates' function definitions, and `tool_choice` ({"type": "auto"}, the
+/// default with tools, or "none"; "any" and a named tool need constrained decoding: refused).
+inline std::vector<tokenizer::chat::Tool> read_tools(const json& body, const nlohmann::ordered_json& ordered,
+                                                     const tokenizer::chat::AnyChat& format, Completion& c) {
+  std::vector<tokenizer::chat::Tool> tools;
+  const auto t = body.find("tools");
+  if (t != body.end() && !t->is_null()) {
+    if (!t->is_array()) throw bad("tools", "an array of {\"name\", \"description\", \"input_schema\"} objects", *t);
+    if (!t->empty() && !format.render_tools)
+      throw RequestError(400, "'tools': tool use is not supported for this model's chat format yet", "tools");
+    for (std::size_t i = 0; i < t->size(); ++i) {
+      const json& tool = (*t)[i];
+      const std::string at = "tools[" + std::to_string(i) + "]";
+      if (!tool.is_object()) throw bad(at, "an object", tool);
+      if (const auto type = tool.find("type"); type != tool.end() && !type->is_null() && *type != "custom")
+        throw RequestError(400, at + ": server tools (type " + type->dump() + ") are not supported by this server",
+                           at + ".type");
+      if (!tool.contains("name") || !tool["name"].is_string() || tool["name"].get<std::string>().empty())
+        throw bad(at + ".name", "a non-empty string", tool.value("name", json()));
+      if (!tool.contains("input_schema") || !tool["input_schema"].is_object())
+        throw bad(at + ".input_schema", "a JSON Schema object", tool.value("input_schema", json()));
+      const auto& o = ordered.at("tools").at(i);
+      nlohmann::ordered_json f;
+      f["name"] = o.at("name");
+      if (o.contains("description")) f["description"] = o.at("description");
+      f["parameters"] = o.at("input_schema");
+      tools.push_back({tool["name"].get<std::string>(), {{"type", "function"}, {"function", std::move(f)}}});
+    }
+  }
+  c.tool_calls = !tools.empty();
+  if (const auto ch = body.find("tool_choice"); ch != body.end() && !ch->is_null()) {
+    const std::string type = ch->is_object() ? ch->value("type", "") : "";
+    if (type == "none") {
+      c.tool_calls = false;
+    } else if (type == "any" || type == "tool") {
+      throw RequestError(400, "'tool_choice' " + ch->dump() + " needs decoding constrained to a tool call, which "
+                              "this server does not have yet; use {\"type\": \"auto\"}", "tool_choice");
+    } else if (type != "auto") {
+      throw bad("tool_choice", "{\"type\": \"auto\"} or {\"type\": \"none\"}", *ch);
+    }
+  }
+  return tools;
+}
+
+/// One request message as chat messages: a user turn's tool_result blocks become tool
+/// messages (before its text), an assistant turn's tool_use blocks its tool calls.
+inline std::vector<tokenizer::chat::Message> read_message(const json& msg, const nlohmann::ordered_json* ordered,
+                                                          const std::string& at, const std::string& role,
+                                                          RequestImages& images, bool tools_ok) {
+  const json& content = msg["content"];
+  std::vector<tokenizer::chat::Message> out;
+  if (!content.is_array()) {
+    out.push_back({role, text_of(content, at + ".content", &images)});
+    return out;
+  }
+  json rest = json::array();  // the text, thinking and image blocks, in order
+  tokenizer::chat::Message turn{role, ""};
+  for (std::size_t k = 0; k < content.size(); ++k) {
+    const json& b = content[k];
+    const std::string bk = at + ".content[" + std::to_string(k) + "]";
+    const std::string type = b.is_object() ? b.value("type", "") : "";
+    if (type != "tool_use" && type != "tool_result") {
+      rest.push_back(b);
+      continue;
+    }
+    if (!tools_ok)
+      throw RequestError(400, bk + ": tool_use and tool_result blocks are not supported for this model's chat format yet",
+                         bk + ".type");
+    if (type == "tool_use") {
+      if (role != "assistant") throw RequestError(400, bk + ": tool_use blocks belong to assistant turns", bk + ".type");
+      if (!b.contains("name") || !b["name"].is_string()) throw bad(bk + ".name", "a string", b.value("name", json()));
+      if (!b.contains("input") || !b["input"].is_object()) throw bad(bk + ".input", "an object", b.value("input", json()));
+      turn.tool_calls.push_back({b.value("id", std::string()), b["name"].get<std::string>(),
+                                 tokenizer::chat::py_json_dumps(ordered->at("content").at(k).at("input"))});
+    } else {
+      if (role != "user") throw RequestError(400, bk + ": tool_result blocks belong to user turns", bk + ".type");
+      tokenizer::chat::Message result{"tool", b.contains("content") ? text_of(b["content"], bk + ".content") : ""};
+      result.tool_call_id = b.value("tool_use_id", std::string());
+      out.push_back(std::move(result));
+    }
+  }
+  turn.content = text_of(rest, at + ".content", &images);
+  if (!turn.content.empty() || !turn.tool_calls.empty() || out.empty()) out.push_back(std::move(turn));
+  return out;
+}
+
+}  // namespace detail
+
+/// POST /v1/messages. `raw_body`: the body's text, for the key order of tools and tool inputs.
 inline Completion read_messages(const json& body, const ChatFormats& formats, const tokenizer::Tokenizer& tok,
-                                std::string image_placeholder = {}) {
+                                std::string image_placeholder = {}, std::string_view raw_body = {}) {
   using namespace detail;
   if (!body.is_object()) throw RequestError(400, "the request body must be a JSON object");
-  for (const char* unsupported : {"tools", "tool_choice", "mcp_servers", "container"}) {
+  for (const char* unsupported : {"mcp_servers", "container"}) {
     const auto it = body.find(unsupported);
     if (it != body.end() && !it->is_null() && !(it->is_array() && it->empty()))
       throw RequestError(400, std::string("'") + unsupported + "' is not supported by this server yet", unsupported);
@@ -98,6 +192,8 @@ inline Completion read_messages(const json& body, const ChatFormats& formats, co
   }
   c.format = formats.pick(switches, "thinking");
   const tokenizer::chat::AnyChat& format = c.format;
+  const nlohmann::ordered_json ordered = serve::detail::ordered_body(body, raw_body);
+  const auto tools = read_tools(body, ordered, format, c);
   std::vector<tokenizer::chat::Message> msgs;
   RequestImages images{std::move(image_placeholder), {}};
   if (const auto sys = body.find("system"); sys != body.end() && !sys->is_null())
@@ -114,11 +210,13 @@ inline Completion read_messages(const json& body, const ChatFormats& formats, co
       throw RequestError(400, at + ".role must be \"user\" or \"assistant\"", at + ".role");
     const auto content = msg.find("content");
     if (content == msg.end()) throw RequestError(400, at + ".content is required", at + ".content");
-    msgs.push_back({role->get<std::string>(), text_of(*content, at + ".content", &images)});
+    for (auto& turn : read_message(msg, &ordered.at("messages").at(i), at, role->get<std::string>(), images,
+                                   bool(format.render_tools)))
+      msgs.push_back(std::move(turn));
   }
   std::string prompt;
   try {
-    prompt = format.render(msgs, true);
+    prompt = tools.empty() ? format.render(msgs, true) : format.render_tools(msgs, tools, true);
   } catch (const Error& e) {
     throw RequestError(400, std::string("messages: ") + e.what(), "messages");
   }
@@ -131,7 +229,8 @@ inline Completion read_messages(const json& body, const ChatFormats& formats, co
   return c;
 }
 
-inline const char* stop_reason(runtime::StopReason r) {
+inline const char* stop_reason(runtime::StopReason r, bool called = false) {
+  if (called && r != runtime::StopReason::max_tokens && r != runtime::StopReason::context_exhausted) return "tool_use";
   switch (r) {
     case runtime::StopReason::max_tokens:
     case runtime::StopReason::context_exhausted: return "max_tokens";
@@ -146,19 +245,32 @@ inline json stop_sequence(const runtime::GenerationResult& r) {
   return r.stop_string;
 }
 
+/// A call's `input`: its arguments as the object they are (a call whose arguments are not an
+/// object, which Anthropic's input cannot be, is wrapped as {"value": ...}).
+inline json tool_input(const tokenizer::chat::ToolCall& call) {
+  json v = json::parse(call.arguments, nullptr, false);
+  if (v.is_object()) return v;
+  return {{"value", v.is_discarded() ? json(call.arguments) : v}};
+}
+
 /// The non-streamed reply.
 inline json message(const std::string& id, const std::string& model, const Completion& c,
                     const runtime::GenerationResult& r) {
-  const auto reply = c.format.parse(r.text);
+  const auto reply = c.format.parse(r.text, {.ended = true, .tool_calls = c.tool_calls});
   json content = json::array();
   if (!reply.reasoning.empty()) content.push_back({{"type", "thinking"}, {"thinking", reply.reasoning}, {"signature", ""}});
-  content.push_back({{"type", "text"}, {"text", reply.content}});
+  if (!reply.content.empty() || reply.tool_calls.empty()) content.push_back({{"type", "text"}, {"text", reply.content}});
+  for (std::size_t k = 0; k < reply.tool_calls.size(); ++k)
+    content.push_back({{"type", "tool_use"},
+                       {"id", "toolu_" + new_call_id()},
+                       {"name", reply.tool_calls[k].name},
+                       {"input", tool_input(reply.tool_calls[k])}});
   return {{"id", id},
           {"type", "message"},
           {"role", "assistant"},
           {"model", model},
           {"content", content},
-          {"stop_reason", stop_reason(r.stop)},
+          {"stop_reason", stop_reason(r.stop, !reply.tool_calls.empty())},
           {"stop_sequence", stop_sequence(r)},
           {"usage", {{"input_tokens", r.prompt_tokens}, {"output_tokens", r.tokens.size()}}}};
 }
@@ -179,18 +291,34 @@ class EventWriter {
     return event("message_start", {{"type", "message_start"}, {"message", msg}});
   }
   /// Deltas of the reply's text: a block is opened for each change between thinking and text.
+  /// Tool calls: one tool_use block each, its input as one input_json_delta.
   std::string delta(const ChatDeltas::Delta& d) {
     std::string out;
     if (!d.reasoning.empty()) out += piece("thinking", d.reasoning);
     if (!d.content.empty()) out += piece("text", d.content);
+    for (std::size_t k = 0; k < d.tool_calls.size(); ++k) {
+      out += close();
+      open_ = "tool_use";
+      const json block = {{"type", "tool_use"},
+                          {"id", "toolu_" + new_call_id()},
+                          {"name", d.tool_calls[k].name},
+                          {"input", json::object()}};
+      out += event("content_block_start", {{"type", "content_block_start"}, {"index", index_}, {"content_block", block}});
+      out += event("content_block_delta",
+                   {{"type", "content_block_delta"},
+                    {"index", index_},
+                    {"delta", {{"type", "input_json_delta"}, {"partial_json", tool_input(d.tool_calls[k]).dump()}}}});
+      out += close();
+      called_ = true;
+    }
     return out;
   }
   std::string finish(const runtime::GenerationResult& r) {
     std::string out;
-    if (open_.empty()) out += open("text");  // every message has at least one content block
+    if (index_ == 0 && open_.empty()) out += open("text");  // every message has at least one content block
     out += close();
     out += event("message_delta", {{"type", "message_delta"},
-                                   {"delta", {{"stop_reason", stop_reason(r.stop)}, {"stop_sequence", stop_sequence(r)}}},
+                                   {"delta", {{"stop_reason", stop_reason(r.stop, called_)}, {"stop_sequence", stop_sequence(r)}}},
                                    {"usage", {{"output_tokens", r.tokens.size()}}}});
     out += event("message_stop", {{"type", "message_stop"}});
     return out;
@@ -234,6 +362,7 @@ class EventWriter {
   std::int64_t input_;
   std::string open_;  // the type of the open block, "" when none
   int index_ = 0;
+  bool called_ = false;  // a tool_use block was sent
 };
 
 }  // namespace templlm::serve::anthropic

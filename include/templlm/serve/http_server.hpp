@@ -133,7 +133,8 @@ class HttpServer {
     server_.Post("/v1/chat/completions", [this](const Req& req, Res& res) {
       guarded(req, res, [&] {
         const json body = parse_body(req);
-        complete(res, read_chat(body, model_.chat, *model_.tokenizer, o_.default_max_tokens, model_.image_placeholder));
+        complete(res, read_chat(body, model_.chat, *model_.tokenizer, o_.default_max_tokens, model_.image_placeholder,
+                                req.body));
       });
     });
     server_.Post("/v1/completions", [this](const Req& req, Res& res) {
@@ -147,7 +148,8 @@ class HttpServer {
           req, res,
           [&] {
             const json body = parse_body(req);
-            messages(res, anthropic::read_messages(body, model_.chat, *model_.tokenizer, model_.image_placeholder));
+            messages(res, anthropic::read_messages(body, model_.chat, *model_.tokenizer, model_.image_placeholder,
+                                                   req.body));
           },
           Api::anthropic);
     });
@@ -172,21 +174,42 @@ class HttpServer {
     return streams;
   }
 
-  json message_of(const Completion& c, const runtime::GenerationResult& r) const {
-    if (!c.chat) return r.text;
-    const auto reply = c.format.parse(r.text);
+  /// A choice's message (chat) or text, and its finish_reason.
+  std::pair<json, const char*> message_of(const Completion& c, const runtime::GenerationResult& r) const {
+    if (!c.chat) return {r.text, finish_reason(r.stop)};
+    const auto reply = c.format.parse(r.text, {.ended = true, .tool_calls = c.tool_calls});
     json m = {{"role", "assistant"}, {"content", reply.content}};
     if (!reply.reasoning.empty()) m["reasoning_content"] = reply.reasoning;
-    return m;
+    if (!reply.tool_calls.empty()) {
+      m["tool_calls"] = tool_calls_json(reply.tool_calls, 0, false);
+      if (reply.content.empty()) m["content"] = nullptr;  // as OpenAI answers a call
+    }
+    return {m, chat_finish_reason(r.stop, !reply.tool_calls.empty())};
+  }
+
+  /// One token's entry of OpenAI's logprobs.content: its text, log p, bytes and the top
+  /// alternatives.
+  json logprob_entry(int token, float logprob, const std::vector<std::pair<int, float>>& top) const {
+    auto piece_of = [&](int id) { return model_.tokenizer->decode(std::vector<std::uint32_t>{std::uint32_t(id)}); };
+    auto bytes_of = [](const std::string& p) {
+      std::vector<int> b;
+      for (const char ch : p) b.push_back(static_cast<unsigned char>(ch));
+      return b;
+    };
+    const std::string piece = piece_of(token);
+    json alternatives = json::array();
+    for (const auto& [id, lp] : top) {
+      const std::string alt = piece_of(id);
+      alternatives.push_back({{"token", alt}, {"logprob", lp}, {"bytes", bytes_of(alt)}});
+    }
+    return {{"token", piece}, {"logprob", logprob}, {"bytes", bytes_of(piece)}, {"top_logprobs", alternatives}};
   }
 
   json logprobs_of(const runtime::GenerationResult& r) const {
     json content = json::array();
-    for (std::size_t i = 0; i < r.tokens.size() && i < r.logprobs.size(); ++i) {
-      const std::string piece = model_.tokenizer->decode(std::vector<std::uint32_t>{std::uint32_t(r.tokens[i])});
-      content.push_back({{"token", piece}, {"logprob", r.logprobs[i]}, {"bytes", std::vector<int>(piece.begin(), piece.end())},
-                         {"top_logprobs", json::array()}});
-    }
+    for (std::size_t i = 0; i < r.tokens.size() && i < r.logprobs.size(); ++i)
+      content.push_back(logprob_entry(r.tokens[i], r.logprobs[i],
+                                      i < r.top_logprobs.size() ? r.top_logprobs[i] : std::vector<std::pair<int, float>>{}));
     return {{"content", content}};
   }
 
@@ -205,9 +228,10 @@ class HttpServer {
         const auto& r = streams[i]->result();
         completion_tokens += std::int64_t(r.tokens.size());
         prompt_tokens += r.prompt_tokens;
-        json choice = {{"index", i}, {"finish_reason", finish_reason(r.stop)}, {"logprobs", nullptr}};
+        auto [message, finish] = message_of(c, r);
+        json choice = {{"index", i}, {"finish_reason", finish}, {"logprobs", nullptr}};
         if (c.opt.logprobs) choice["logprobs"] = logprobs_of(r);
-        choice[c.chat ? "message" : "text"] = message_of(c, r);
+        choice[c.chat ? "message" : "text"] = std::move(message);
         choices.push_back(std::move(choice));
       }
       const json out = {{"id", id},
@@ -221,7 +245,7 @@ class HttpServer {
     }
     // Streaming: one SSE chunk per token with text, choices interleaved in index order.
     auto st = std::make_shared<OpenAiStream>(OpenAiStream{std::move(c), std::move(streams), {}, id, model_.id, created});
-    for (std::size_t i = 0; i < st->streams.size(); ++i) st->deltas.emplace_back(st->c.format);
+    for (std::size_t i = 0; i < st->streams.size(); ++i) st->deltas.emplace_back(st->c.format, st->c.tool_calls);
     res.set_header("Cache-Control", "no-cache");
     res.set_chunked_content_provider(
         "text/event-stream",
@@ -267,24 +291,38 @@ class HttpServer {
     std::int64_t completion_tokens = 0;
     for (std::size_t i = 0; i < st->streams.size(); ++i) {
       Stream& s = *st->streams[i];
+      bool called = false;
+      auto chat_delta = [&](const ChatDeltas::Delta& d) {
+        json delta = json::object();
+        if (!d.reasoning.empty()) delta["reasoning_content"] = d.reasoning;
+        if (!d.content.empty()) delta["content"] = d.content;
+        if (!d.tool_calls.empty()) delta["tool_calls"] = tool_calls_json(d.tool_calls, d.first_call, true);
+        called = called || !d.tool_calls.empty();
+        return delta;
+      };
       if (st->c.chat && !send(chunk(json::array({{{"index", i}, {"delta", {{"role", "assistant"}, {"content", ""}}},
                                                   {"finish_reason", nullptr}}}))))
         return cancel_all(*st);
+      // Logprobs of the tokens since the last chunk ride on the next chunk (text a chat parser
+      // holds back is sent later, with its tokens' entries).
+      json pending_logprobs = json::array();
       Event e;
       while (s.next(e)) {
+        if (st->c.opt.logprobs) pending_logprobs.push_back(logprob_entry(e.token, e.logprob, e.top));
         json delta;
         if (st->c.chat) {
-          const auto d = st->deltas[i].add(e.text, false);
-          if (d.content.empty() && d.reasoning.empty()) continue;
-          delta = json::object();
-          if (!d.reasoning.empty()) delta["reasoning_content"] = d.reasoning;
-          if (!d.content.empty()) delta["content"] = d.content;
+          delta = chat_delta(st->deltas[i].add(e.text, false));
+          if (delta.empty()) continue;
         } else if (e.text.empty()) {
           continue;
         }
         json choice = {{"index", i}, {"finish_reason", nullptr}};
         if (st->c.chat) choice["delta"] = delta;
         else choice["text"] = e.text;
+        if (st->c.opt.logprobs) {
+          choice["logprobs"] = {{"content", std::move(pending_logprobs)}};
+          pending_logprobs = json::array();
+        }
         if (!send(chunk(json::array({choice})))) return cancel_all(*st);
       }
       const runtime::GenerationResult* r = nullptr;
@@ -298,12 +336,10 @@ class HttpServer {
       }
       completion_tokens += std::int64_t(r->tokens.size());
       json last = {{"index", i}, {"finish_reason", finish_reason(r->stop)}};
+      if (st->c.opt.logprobs) last["logprobs"] = {{"content", std::move(pending_logprobs)}};
       if (st->c.chat) {
-        const auto d = st->deltas[i].add("", true);
-        json delta = json::object();
-        if (!d.reasoning.empty()) delta["reasoning_content"] = d.reasoning;
-        if (!d.content.empty()) delta["content"] = d.content;
-        last["delta"] = delta;
+        last["delta"] = chat_delta(st->deltas[i].add("", true));
+        last["finish_reason"] = chat_finish_reason(r->stop, called);
       } else {
         last["text"] = "";
       }
@@ -340,7 +376,7 @@ class HttpServer {
       anthropic::EventWriter writer;
     };
     const auto input_tokens = std::int64_t(c.prompt.size());
-    auto deltas = ChatDeltas(c.format);
+    auto deltas = ChatDeltas(c.format, c.tool_calls);
     auto st = std::make_shared<State>(State{std::move(c), std::move(stream), std::move(deltas),
                                             anthropic::EventWriter(id, model_.id, input_tokens)});
     res.set_header("Cache-Control", "no-cache");

@@ -38,6 +38,8 @@ class QueueFull : public Error {
 struct Event {
   int token = -1;
   std::string text;
+  float logprob = 0;                        // when the request asked for logprobs
+  std::vector<std::pair<int, float>> top;   // when it asked for top_logprobs
 };
 
 /// One request's output, filled by the scheduler thread, read by the submitter.
@@ -228,17 +230,26 @@ class Scheduler {
             std::lock_guard lock(s->m_);
             s->prompt_tokens_ = std::int64_t(with_images ? with_images->ids.size() : j.prompt.size());
           }
-          auto on_token = [this, s](int tok, std::string_view text) {
+          // The engine calls on_token only from step(), after add() has returned the handle.
+          auto handle = std::make_shared<int>(-1);
+          auto on_token = [this, s, handle](int tok, std::string_view text) {
             const auto now = std::chrono::steady_clock::now();
             const bool first = s->events_pushed_ == 0;  // written by this thread only
             const double dt = std::chrono::duration<double>(now - (first ? s->submitted_ : s->last_event_)).count();
             s->last_event_ = now;
             count([&](SchedulerStats& st) { (first ? st.time_to_first_token : st.inter_token_latency).observe(dt); });
-            s->push({tok, std::string(text)});
+            Event e{tok, std::string(text), 0.0f, {}};
+            if (*handle >= 0) {
+              const runtime::GenerationResult& r = engine_.result(*handle);
+              if (!r.logprobs.empty()) e.logprob = r.logprobs.back();
+              if (!r.top_logprobs.empty()) e.top = r.top_logprobs.back();
+            }
+            s->push(std::move(e));
             return !s->cancelled();
           };
           const int h = with_images ? engine_.add_with_images(std::move(*with_images), std::move(j.opt), on_token, std::move(start))
                                     : engine_.add(std::move(j.prompt), std::move(j.opt), on_token, std::move(start));
+          *handle = h;
           active.emplace_back(h, std::move(j.stream));
         } catch (...) {
           count([](SchedulerStats& s) { ++s.failed; });

@@ -126,6 +126,18 @@ TEST(Sampler, LogprobIsLogSoftmax) {
   EXPECT_NEAR(Sampler::logprob(base, 1), std::log(0.25), 1e-5);
 }
 
+TEST(Sampler, TopLogprobsAreTheBestIdsWithTheirLogSoftmaxTiesToTheLowerId) {
+  const std::vector<float> logits{1.0f, 3.0f, 2.0f, 3.0f, -1.0f};
+  const auto top = Sampler::top_logprobs(logits, 3);
+  ASSERT_EQ(top.size(), 3u);
+  EXPECT_EQ(top[0].first, 1);  // 1 and 3 tie: the lower id first, as argmax picks
+  EXPECT_EQ(top[1].first, 3);
+  EXPECT_EQ(top[2].first, 2);
+  for (const auto& [id, lp] : top) EXPECT_EQ(lp, Sampler::logprob(logits, id));
+  EXPECT_EQ(Sampler::top_logprobs(logits, 9).size(), 5u);  // no more than the vocabulary
+  EXPECT_TRUE(Sampler::top_logprobs(logits, 0).empty());
+}
+
 TEST(Sampler, InvalidParametersAreRejected) {
   Sampler s(4);
   EXPECT_THROW(s.sample(base, {}, {.temperature = 1.0f, .top_p = 0.0f}, 0), InvalidInput);

@@ -16,6 +16,7 @@
 
 #include "templlm/core/error.hpp"
 #include "templlm/tokenizer/chat/message.hpp"
+#include "templlm/tokenizer/chat/tools.hpp"
 
 namespace templlm::tokenizer::chat {
 
@@ -46,19 +47,46 @@ struct Llama4Chat {
 
   /// Throws InvalidInput on an empty conversation, which the template cannot render.
   std::string render(std::span<const Message> messages, bool add_generation_prompt = true) const {
+    return render(messages, {}, add_generation_prompt);
+  }
+  /// With tools (the template's default tools_in_user_message): "Environment: ipython" in a
+  /// given system turn, the definitions (`tojson(indent=4)`) with the template's instructions
+  /// before the first message after the system turn, calls as `<|python_start|>content
+  /// <|python_end|>{"name": ..., "parameters": ...}`.
+  std::string render(std::span<const Message> messages, std::span<const Tool> tools, bool add_generation_prompt) const {
     if (messages.empty()) throw InvalidInput("Llama4Chat: the conversation has no message");
     std::string out = "<|begin_of_text|>";
     std::size_t first = 0;
     if (messages[0].role == "system") {  // only a leading system message is trimmed
-      out += header("system") + std::string(detail::strip(messages[0].content)) + "<|eot|>";
+      out += header("system");
+      if (!tools.empty()) out += "Environment: ipython\n";
+      out += std::string(detail::strip(messages[0].content)) + "<|eot|>";
       first = 1;
     }
+    if (!tools.empty()) {
+      if (first == messages.size())
+        throw InvalidInput("Cannot put tools in the first user message when there's no first user message!");
+      out += header("user") +
+             "Given the following functions, please respond with a JSON for a function call with its proper "
+             "arguments that best answers the given prompt.\n\nRespond in the format {\"name\": function name, "
+             "\"parameters\": dictionary of argument name and its value}.Do not use variables.\n\n";
+      for (const Tool& t : tools) out += py_json_dumps(t.definition, 4) + "\n\n";
+      out += std::string(detail::strip(messages[first].content)) + "<|eot|>";  // whatever its role
+      ++first;
+    }
     for (const Message& m : messages.subspan(first)) {
-      // Tool results go out as role ipython, through `tojson`: a string arrives JSON-quoted.
-      if (m.role == "tool" || m.role == "ipython")
+      if (m.role == "tool" || m.role == "ipython") {
+        // Tool results go out as role ipython, through `tojson`: a string arrives JSON-quoted.
         out += header("ipython") + detail::json_quote(m.content) + "<|eot|>";
-      else
+      } else if (!m.tool_calls.empty()) {
+        out += header("assistant") + "<|python_start|>" + m.content + "<|python_end|>";
+        for (const ToolCall& c : m.tool_calls)
+          out += "{\"name\": \"" + c.name + "\", \"parameters\": " +
+                 (c.arguments_as_string ? detail::json_quote(c.arguments) : c.arguments) + "}";
+        out += "<|eot|>";
+      } else {
         out += header(m.role) + m.content + "<|eot|>";
+      }
     }
     if (add_generation_prompt) out += header("assistant");
     return out;
@@ -66,8 +94,10 @@ struct Llama4Chat {
   static std::string header(std::string_view role) {
     return "<|header_start|>" + std::string(role) + "<|header_end|>\n\n";
   }
-  ParsedReply parse(std::string_view generated) const {
-    return detail::parse_think(generated, "<|eot|>");
+  ParsedReply parse(std::string_view generated, ParseOptions o = {}) const {
+    ParsedReply r = detail::parse_think(generated, "<|eot|>");
+    if (o.tool_calls) detail::extract_llama_json_tool_calls(r, o.ended || r.complete);
+    return r;
   }
 };
 

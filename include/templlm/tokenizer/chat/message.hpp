@@ -6,16 +6,32 @@
 /// folder; there is no template engine. Host-only.
 #pragma once
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 namespace templlm::tokenizer::chat {
 
-/// One turn. `role` is "system", "developer", "user", "assistant" or "tool".
+/// A function call an assistant turn makes. `arguments` is the text the templates print: an
+/// object's `tojson` (Python's json.dumps), or, when `arguments_as_string`, a string the
+/// template was given as such (Qwen3 prints it as is; templates that `tojson` the value quote it).
+struct ToolCall {
+  std::string id;
+  std::string name;
+  std::string arguments;
+  bool arguments_as_string = false;
+};
+
+/// One turn. `role` is "system", "developer", "user", "assistant" or "tool". An assistant turn
+/// may carry tool calls and its reasoning as a separate field (OpenAI's reasoning_content); a
+/// tool turn names the call it answers.
 struct Message {
   std::string role;
   std::string content;
+  std::vector<ToolCall> tool_calls = {};
+  std::string tool_call_id = {};
+  std::optional<std::string> reasoning_content = {};
 };
 
 /// A model reply split into its parts.
@@ -27,7 +43,17 @@ struct ParsedReply {
   std::string reasoning;          // chain of thought (think block or analysis channel)
   std::string content;            // the final answer
   std::vector<Channel> channels;  // harmony only: every message, in order
+  std::vector<ToolCall> tool_calls;  // calls the reply completed, in order (ids left empty)
   bool complete = false;          // the reply ended with a stop token / closing marker
+};
+
+/// How a reply is read back: `ended` — generation stopped (its stop token need not be in the
+/// text), so what a format holds back (an unterminated tool call) is settled; `tool_calls` —
+/// the request declared tools, so call blocks become ParsedReply::tool_calls (otherwise they
+/// are content, as the model wrote them).
+struct ParseOptions {
+  bool ended = false;
+  bool tool_calls = false;
 };
 
 namespace detail {
