@@ -105,24 +105,9 @@ MISTRAL_CONVERSATIONS = [
 
 
 def mistral_v3():
-    import jinja2
-    from transformers import AutoTokenizer
-    tok = AutoTokenizer.from_pretrained(str(DATA / "mistral"))
-    template = (ROOT / "tools" / "chat_templates" / "mistralai_Mixtral-8x22B-Instruct-v0.1.jinja").read_text()
-    out = []
-    for conv in MISTRAL_CONVERSATIONS + CONVERSATIONS:
-        for opts in [{"add_generation_prompt": True}]:
-            rec = {"name": conv["name"], "tools": conv["tools"], "messages": conv["messages"], "options": opts}
-            try:
-                rec["rendered"] = tok.apply_chat_template(conv["messages"], tools=conv["tools"], tokenize=False,
-                                                          chat_template=template, bos_token="<s>", eos_token="</s>",
-                                                          **opts)
-            except jinja2.TemplateError as e:  # the template's raise_exception
-                rec["error"] = str(e)
-            out.append(rec)
-    with open(DATA / "chat" / "mistral_v3_tools.jsonl", "w", encoding="utf-8") as f:
-        for r in out:
-            f.write(json.dumps(r, ensure_ascii=False) + "\n")
+    jinja_family("mistral_v3_tools.jsonl", "mistral", "mistralai_Mixtral-8x22B-Instruct-v0.1.jinja",
+                 {"bos_token": "<s>", "eos_token": "</s>"}, MISTRAL_CONVERSATIONS + CONVERSATIONS,
+                 [{"add_generation_prompt": True}])
 
 
 LLAMA4_CONVERSATIONS = [
@@ -141,17 +126,20 @@ LLAMA4_CONVERSATIONS = [
 
 
 def jinja_family(out_name, tokenizer_dir, template_file, special, conversations, variants):
+    """Renders `conversations` with tools/chat_templates/<template_file> (None: the tokenizer
+    folder's own chat_template) for each option set; a template's raise_exception is recorded."""
     import jinja2
     from transformers import AutoTokenizer
     tok = AutoTokenizer.from_pretrained(str(DATA / tokenizer_dir))
-    template = (ROOT / "tools" / "chat_templates" / template_file).read_text()
+    if template_file is not None:
+        special = dict(special, chat_template=(ROOT / "tools" / "chat_templates" / template_file).read_text())
     out = []
     for conv in conversations:
         for opts in variants:
             rec = {"name": conv["name"], "tools": conv["tools"], "messages": conv["messages"], "options": opts}
             try:
                 rec["rendered"] = tok.apply_chat_template(conv["messages"], tools=conv["tools"], tokenize=False,
-                                                          chat_template=template, **special, **opts)
+                                                          **special, **opts)
             except jinja2.TemplateError as e:  # the template's raise_exception
                 rec["error"] = str(e)
             out.append(rec)
@@ -167,18 +155,9 @@ def llama4():
 
 
 def qwen3():
-    from transformers import AutoTokenizer
-    tok = AutoTokenizer.from_pretrained(str(DATA / "qwen3"))
-    out = []
-    for conv in CONVERSATIONS:
-        for opts in [{"add_generation_prompt": True}, {"add_generation_prompt": False},
-                     {"add_generation_prompt": True, "enable_thinking": False}]:
-            rendered = tok.apply_chat_template(conv["messages"], tools=conv["tools"], tokenize=False, **opts)
-            out.append({"name": conv["name"], "tools": conv["tools"], "messages": conv["messages"],
-                        "options": opts, "rendered": rendered})
-    with open(DATA / "chat" / "qwen3_tools.jsonl", "w", encoding="utf-8") as f:
-        for r in out:
-            f.write(json.dumps(r, ensure_ascii=False) + "\n")
+    jinja_family("qwen3_tools.jsonl", "qwen3", None, {}, CONVERSATIONS,
+                 [{"add_generation_prompt": True}, {"add_generation_prompt": False},
+                  {"add_generation_prompt": True, "enable_thinking": False}])
 
 
 if __name__ == "__main__":

@@ -68,20 +68,16 @@ inline int decode_block_rows(const AttentionArgs& a) {
   return static_cast<int>(std::clamp<std::int64_t>(fit, 1, decode_max_rows));
 }
 
-/// The decode path takes a chunk whose query rows of one KV head (n * group) fit one block, so
-/// every cached key and value is read once per step: n = 1 for groups up to 16, a few tokens
-/// (speculative drafts) for smaller groups. A single token always takes it (wider groups then
-/// use a few row blocks per KV head). Longer chunks (prefill) take flash_attention: it has
-/// enough row blocks to fill the device without splitting the keys.
-inline bool decode_attention_applies(std::int64_t n, const AttentionArgs& a) {
-  return n == 1 || n * (a.heads / a.kv_heads) <= decode_block_rows(a);
-}
-
-/// The most tokens a chunk may have to take the decode path (decode_attention_applies is n <=
-/// this), what both kernels of a step compare each chunk's token count against.
+/// The most tokens a chunk may have to take the decode path: its query rows of one KV head
+/// (n * group) fit one block, so every cached key and value is read once per step — n = 1 for
+/// groups up to 16, a few tokens (speculative drafts) for smaller groups. A single token always
+/// takes it (wider groups then use a few row blocks per KV head). Longer chunks (prefill) take
+/// flash_attention: it has enough row blocks to fill the device without splitting the keys. Both
+/// kernels of a step compare each chunk's token count against this.
 inline std::int64_t decode_max_tokens(const AttentionArgs& a) {
   return std::max<std::int64_t>(1, decode_block_rows(a) / (a.heads / a.kv_heads));
 }
+inline bool decode_attention_applies(std::int64_t n, const AttentionArgs& a) { return n <= decode_max_tokens(a); }
 
 struct DecodeParams {
   float* acc;              // [chunks][tokens * heads][partitions][v_dim], relative to m
